@@ -1,0 +1,169 @@
+"""``JobContext``: everything a handler may touch while it runs (ARCHITECTURE §2)."""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+import requests
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..mapping import Mappings
+from ..models import OUTCOMES, RunRecord
+from ..store import Store
+from . import runs
+from .runs import Claim
+
+USER_AGENT = "connectors/0.1 (+https://github.com/connectors)"
+_log = logging.getLogger("connectors.run")
+
+
+class LeaseLost(RuntimeError):
+    """This worker no longer owns the run; what it did since its last checkpoint is discarded."""
+
+
+class TimeoutSession(requests.Session):
+    """A ``requests.Session`` that never waits forever: every request gets a default timeout."""
+
+    def __init__(self, timeout: float | tuple[float, float] = (10, 300)):
+        super().__init__()
+        self.default_timeout = timeout
+        self.headers["User-Agent"] = USER_AGENT
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(method, url, **kwargs)
+
+
+class Checkpoint:
+    """``load()`` the state a previous attempt saved; ``save(state)`` makes all work so far durable."""
+
+    def __init__(self, ctx: "JobContext", state: dict[str, Any] | None):
+        self._ctx, self._state = ctx, state
+
+    def load(self) -> dict[str, Any] | None:
+        return self._state
+
+    def save(self, state: dict[str, Any] | None) -> None:
+        self._state = state
+        self._ctx.commit()
+
+
+class RunLog:
+    """A logger whose lines are also kept on the run (shown on the run page)."""
+
+    def __init__(self, ctx: "JobContext"):
+        self._ctx = ctx
+
+    def _add(self, level: str, message: str, *args) -> None:
+        text = message % args if args else message
+        getattr(_log, level)("run %s: %s", self._ctx.run_id, text)
+        self._ctx._pending_log.append(runs.log_entry(level, text))
+
+    def info(self, message: str, *args) -> None:
+        self._add("info", message, *args)
+
+    def warning(self, message: str, *args) -> None:
+        self._add("warning", message, *args)
+
+    def error(self, message: str, *args) -> None:
+        self._add("error", message, *args)
+
+
+class JobContext:
+    """Built by the core for one run attempt. Handlers use only the attributes documented here:
+    ``connection``, ``mappings``, ``store``, ``params``, ``progress()``, ``record()``,
+    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``run_id``, ``attempt``."""
+
+    MAX_LOG_LINES = 500
+
+    def __init__(self, *, factory: sessionmaker[Session], session: Session, claim: Claim, store: Store,
+                 connection: dict[str, Any], mappings: Mappings, checkpoint: dict[str, Any] | None,
+                 counters: dict[str, int] | None = None, progress: tuple[int, int | None] = (0, None),
+                 log_lines: list[dict[str, Any]] | None = None):
+        self._factory, self._session, self._claim = factory, session, claim
+        self.store, self.connection, self.mappings = store, connection, mappings
+        self.checkpoint = Checkpoint(self, checkpoint)
+        self.log = RunLog(self)
+        self.counters: Counter[str] = Counter(counters or {})
+        self._progress = progress
+        self._log_lines = list(log_lines or [])
+        self._committed = (Counter(self.counters), progress, checkpoint)
+        self._pending_records: list[RunRecord] = []
+        self._pending_log: list[dict[str, Any]] = []
+        self._cancel_seen, self._cancel_checked_at = False, 0.0
+        self._http: TimeoutSession | None = None
+
+    @property
+    def run_id(self) -> int:
+        return self._claim.run_id
+
+    @property
+    def attempt(self) -> int:
+        return self._claim.attempt
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        self._progress = (done, total if total is not None else self._progress[1])
+
+    def record(self, key: Any, outcome: str, code: str | None = None, message: str | None = None,
+               stage: str | None = None) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+        self.counters[outcome] += 1
+        if outcome in ("failed", "skipped"):  # the problems view; successes are counted only
+            self._pending_records.append(RunRecord(run_id=self.run_id, record_key=str(key)[:320], outcome=outcome,
+                                                   stage=stage, code=code, message=message))
+
+    def cancelled(self) -> bool:
+        """Whether a user asked this run to stop (read at most once a second)."""
+        if self._cancel_seen:
+            return True
+        now = time.monotonic()
+        if now - self._cancel_checked_at >= 1.0:
+            self._cancel_checked_at = now
+            if self._session.in_transaction():
+                self._cancel_seen = runs.is_cancel_requested(self._session, self.run_id)
+            else:
+                with self._factory() as s:
+                    self._cancel_seen = runs.is_cancel_requested(s, self.run_id)
+        return self._cancel_seen
+
+    def http(self) -> requests.Session:
+        if self._http is None:
+            self._http = TimeoutSession()
+        return self._http
+
+    # -- core side ---------------------------------------------------------------------------
+    def commit(self, **final: Any) -> None:
+        """Write records, counters, progress, log and checkpoint with the store's changes, fenced
+        on still owning the run; raises ``LeaseLost`` (and rolls back) if another worker took over."""
+        s = self._session
+        log_lines = (self._log_lines + self._pending_log)[-self.MAX_LOG_LINES:]
+        values = {"counters": dict(self.counters), "progress_done": self._progress[0],
+                  "progress_total": self._progress[1], "checkpoint": self.checkpoint.load(),
+                  "log": log_lines, **final}
+        if self._pending_records:
+            s.add_all(self._pending_records)
+        res = s.execute(update(JobRun).where(*runs.owned(self._claim)).values(**values)
+                        .execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            self.discard()
+            raise LeaseLost(f"run {self.run_id} attempt {self.attempt} is no longer owned by {self._claim.worker}")
+        s.commit()
+        self._log_lines, self._pending_records, self._pending_log = log_lines, [], []
+        self._committed = (Counter(self.counters), self._progress, self.checkpoint.load())
+
+    def discard(self) -> None:
+        """Roll back what was done since the last commit, counters included; keep log lines."""
+        self._session.rollback()
+        counters, self._progress, state = self._committed
+        self.counters = Counter(counters)
+        self.checkpoint._state = state
+        self._pending_records = []
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        self._session.close()

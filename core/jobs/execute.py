@@ -1,0 +1,129 @@
+"""Executing one claimed run: build the context, call the handler, record how it ended.
+
+Used by every worker, embedded or not; the bus only decides *which* run to execute.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import transaction
+from ..mapping import Mapping, Mappings
+from ..models import Account, Event, JobRun, PluginConfig, utcnow
+from ..plugin_api import JobFailed
+from ..plugins import PluginManager
+from ..secrets import SecretBox
+from ..store import Store
+from . import runs
+from .context import JobContext, LeaseLost
+from .runs import Claim
+from .states import final_status
+
+log = logging.getLogger(__name__)
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews a claim's lease every third of its length until stopped or lost."""
+
+    def __init__(self, factory: sessionmaker[Session], claim: Claim, lease_seconds: int):
+        super().__init__(name=f"lease-{claim.run_id}", daemon=True)
+        self.factory, self.claim, self.lease_seconds = factory, claim, lease_seconds
+        self.stopped, self.lost = threading.Event(), False
+
+    def run(self) -> None:
+        while not self.stopped.wait(max(self.lease_seconds / 3, 0.2)):
+            try:
+                if not runs.renew(self.factory, self.claim, self.lease_seconds):
+                    self.lost = True
+                    return
+            except Exception:  # a passing database error: try again next beat
+                log.exception("lease renewal of run %s failed", self.claim.run_id)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def build_context(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, claim: Claim):
+    """The handler, its parameters and its context for a claimed run."""
+    session = factory()
+    run = session.get(JobRun, claim.run_id)
+    job = run.job
+    job_type = registry.job_type(job.job_type)
+    account = session.get(Account, job.account_id)
+    event = session.get(Event, job.event_id) if job.event_id else None
+    config = session.get(PluginConfig, job.plugin_config_id)
+    connection = {**(config.connection or {}), **box.open(config.secrets)}
+    mappings = Mappings(Mapping(m.direction, m.certain_field, m.remote_field, m.transform, m.update_policy,
+                                m.is_match_key, m.required) for m in config.mappings)
+    params = job_type.params_schema().load(job.params or {})
+    ctx = JobContext(
+        factory=factory, session=session, claim=claim,
+        store=Store(session, account, event, actor={"type": "job", "id": str(job.id)}),
+        connection=connection, mappings=mappings, checkpoint=run.checkpoint,
+        counters=dict(run.counters or {}), progress=(run.progress_done or 0, run.progress_total),
+        log_lines=list(run.log or []))
+    session.commit()  # hold no transaction (nor SQLite's write lock) while the handler waits on the network
+    return job_type, params, ctx
+
+
+def execute_run(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, claim: Claim,
+                lease_seconds: int) -> str:
+    """Run a claimed run to its end; returns its final status ("lost" if another worker took over)."""
+    keeper = LeaseKeeper(factory, claim, lease_seconds)
+    keeper.start()
+    ctx = None
+    try:
+        try:
+            job_type, params, ctx = build_context(factory, registry, box, claim)
+        except Exception as exc:
+            return _fail_before_start(factory, claim, exc)
+        ctx.log.info("attempt %s started on %s", claim.attempt + 1, claim.worker)
+        error = None
+        try:
+            job_type.run(ctx, params)
+        except LeaseLost:
+            raise
+        except JobFailed as exc:
+            ctx.discard()
+            error = f"{exc.code}: {exc}" if exc.code else str(exc)
+            ctx.log.error("run failed: %s", error)
+        except Exception as exc:  # a handler bug must end the run, not the worker
+            ctx.discard()
+            error = f"unexpected error: {exc!r}"
+            ctx.log.error("%s\n%s", error, traceback.format_exc(limit=5))
+        status = final_status(ctx.counters, error=error is not None, cancelled=error is None and ctx.cancelled())
+        ctx.log.info("run ended: %s (%s)", status, ", ".join(f"{k} {v}" for k, v in sorted(ctx.counters.items())) or "no records")
+        ctx.commit(status=status, error=error, ended_at=utcnow(), lease_until=None)
+        _settle(factory, claim.run_id)
+        return status
+    except LeaseLost as exc:
+        log.warning("%s", exc)
+        return "lost"
+    finally:
+        keeper.stop()
+        if ctx is not None:
+            ctx.close()
+
+
+def _fail_before_start(factory, claim: Claim, exc: Exception) -> str:
+    message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, KeyError):
+        message += " (is its plugin installed and loaded? see `connectors plugins`)"
+    with transaction(factory) as s:
+        run = s.get(JobRun, claim.run_id)
+        if run is None or run.status != "running" or run.attempt != claim.attempt or run.worker != claim.worker:
+            return "lost"
+        run.status, run.error, run.ended_at, run.lease_until = "failed", message, utcnow(), None
+        run.log = [*(run.log or []), runs.log_entry("error", f"could not start: {message}")]
+        s.flush()
+        runs.settle_job(s, run.job_id)
+    return "failed"
+
+
+def _settle(factory, run_id: int) -> None:
+    with transaction(factory) as s:
+        run = s.get(JobRun, run_id)
+        runs.settle_job(s, run.job_id)

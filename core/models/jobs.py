@@ -1,0 +1,100 @@
+"""What users submit (Job, Schedule) and what workers do with it (JobRun, RunRecord)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+
+JOB_STATES = ("scheduled", "running", "ended", "disabled")
+RUN_STATUSES = ("queued", "running", "succeeded", "partially_failed", "failed", "cancelled")
+ENDED_RUN_STATUSES = ("succeeded", "partially_failed", "failed", "cancelled")
+OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    plugin_config_id: Mapped[int] = mapped_column(ForeignKey("plugin_configs.id"))
+    job_type: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_email: Mapped[str | None] = mapped_column(String(320))
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_via: Mapped[str] = mapped_column(String(16), default="web")
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    schedule: Mapped["Schedule"] = relationship(back_populates="job", uselist=False, cascade="all, delete-orphan")
+    runs: Mapped[list["JobRun"]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="JobRun.id.desc()"
+    )
+    submitted_by = relationship("User")
+    event = relationship("Event")
+    plugin_config = relationship("PluginConfig")
+
+
+class Schedule(Base):
+    """Once (``run_at``) or recurring (an RFC 5545 RRULE read in ``timezone``)."""
+
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+    mode: Mapped[str] = mapped_column(String(16))  # once | recurring
+    run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rrule: Mapped[str | None] = mapped_column(Text)
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    job: Mapped[Job] = relationship(back_populates="schedule")
+
+
+class JobRun(Base):
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "scheduled_for"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")  # manual | schedule | retry
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(24), default="queued", index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    counters: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    job: Mapped[Job] = relationship(back_populates="runs")
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED_RUN_STATUSES
+
+
+class RunRecord(Base):
+    """One record's outcome in a run; failed and skipped ones feed the problems view."""
+
+    __tablename__ = "run_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("job_runs.id", ondelete="CASCADE"), index=True)
+    record_key: Mapped[str] = mapped_column(String(320))
+    outcome: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str | None] = mapped_column(String(16))
+    code: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

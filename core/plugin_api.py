@@ -1,0 +1,86 @@
+"""What a plugin gives the core: applications and job types, plain frozen dataclasses."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+from marshmallow import Schema
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .jobs.context import JobContext
+
+Scope = Literal["event", "account"]
+
+
+@dataclass(frozen=True)
+class RemoteField:
+    """A field of the target application, as the mapping editor lists it."""
+
+    name: str
+    label: str
+    data_type: str = "string"
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class MappingDefault:
+    """A field mapping a plugin proposes for a new configuration (and the demo seeds)."""
+
+    direction: str
+    certain_field: str
+    remote_field: str
+    transform: str = "none"
+    update_policy: str = "overwrite"
+    is_match_key: bool = False
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Application:
+    """A target application such as Marketo.
+
+    ``connection_schema`` is a marshmallow schema; a field whose ``metadata`` has
+    ``secret=True`` is stored encrypted and never shown back. ``sandbox`` starts the plugin's
+    local stand-in for the real API (used by the demo): ``sandbox(port)`` returns an object with
+    ``url``, ``connection`` (settings that reach it) and ``stop()``.
+    """
+
+    name: str
+    label: str
+    connection_schema: type[Schema]
+    describe_fields: Callable[[dict[str, Any]], list[RemoteField]] | None = None
+    check: Callable[[dict[str, Any]], CheckResult] | None = None
+    default_mappings: tuple[MappingDefault, ...] = ()
+    sandbox: Callable[..., Any] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class JobType:
+    """A job users can submit. ``run(ctx, params)`` does the work; ``params`` is the schema's load."""
+
+    key: str
+    label: str
+    application: str
+    scope: Scope
+    params_schema: type[Schema]
+    run: Callable[["JobContext", dict[str, Any]], None]
+    description: str = ""
+    triggers: tuple[str, ...] = ()
+    on_event: Callable[..., None] | None = None
+    #: parameter fields whose choices come from the event (filled in by forms, checked on submit)
+    event_choices: dict[str, str] = field(default_factory=dict)
+
+
+class JobFailed(Exception):
+    """Raised by a handler to end its run as failed with a message users can act on."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,295 @@
+"""The event-platform side as a job sees it: batch reads and idempotent batch upserts.
+
+Every method works on the caller's session (the run's unit of work), so what a batch wrote
+commits together with the run's records and checkpoint — or not at all.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import status_events
+from .models import (
+    PROFILE_FIELDS, Account, AttendeeType, Event, ExternalId, Profile, Registration, RegistrationStatus,
+)
+
+MATCH_RULES = ("email", "external_key", "none")
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    key: str
+    outcome: str  # created | updated | unchanged | skipped | failed
+    id: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    code: str
+    name: str
+    timezone: str
+    start_date: datetime | None
+    end_date: datetime | None
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    registration_code: str
+    status_label: str
+    attendee_type_code: str
+    version: int
+    profile: dict[str, Any]
+    external_ids: dict[str, Any]
+
+
+def new_code(prefix: str, length: int = 8) -> str:
+    return prefix + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
+
+
+class Store:
+    def __init__(self, session: Session, account: Account, event: Event | None, actor: dict[str, Any] | None = None):
+        self._session = session
+        self._account = account
+        self._event = event
+        self._actor = actor or {"type": "job", "id": None}
+
+    @property
+    def account_code(self) -> str:
+        return self._account.account_code
+
+    @property
+    def event(self) -> EventInfo | None:
+        e = self._event
+        return EventInfo(e.event_code, e.name, e.timezone, e.start_date, e.end_date) if e else None
+
+    def _require_event(self) -> Event:
+        if self._event is None:
+            raise RuntimeError("this job runs at account level: it has no event")
+        return self._event
+
+    # -- catalogues ------------------------------------------------------------------------------
+    def attendee_type_codes(self) -> list[str]:
+        event = self._require_event()
+        return list(self._session.scalars(select(AttendeeType.code).where(AttendeeType.event_id == event.id)))
+
+    def status_labels(self) -> dict[str, str]:
+        """label -> classification for the event's status catalogue."""
+        event = self._require_event()
+        rows = self._session.execute(
+            select(RegistrationStatus.label, RegistrationStatus.classification).where(RegistrationStatus.event_id == event.id)
+        )
+        return dict(rows.all())
+
+    # -- profiles ------------------------------------------------------------------------------
+    def upsert_profiles(self, rows: list[dict[str, Any]], match_on: str = "email",
+                        policies: dict[str, str] | None = None) -> list[UpsertResult]:
+        """Create or update profiles; ``rows`` are ``{"key", "fields", "external_ids"}``.
+
+        A row is matched first by any of its external ids (so re-importing the same remote record
+        finds the same profile whatever the rule), then by ``match_on``: ``email``,
+        ``external_key``, or ``none`` (create a new profile). An email that already belongs to a
+        profile linked to a *different* remote record of the same system is skipped as a
+        duplicate rather than merged silently.
+        """
+        if match_on not in MATCH_RULES:
+            raise ValueError(f"match_on must be one of {MATCH_RULES}")
+        policies = policies or {}
+        s, account_id = self._session, self._account.id
+        by_ext = self._profiles_by_external_id(rows)
+        by_key = self._profiles_by_match_field(rows, match_on)
+        links = self._links_of(p.id for p in {*by_ext.values(), *by_key.values()})
+        results: list[UpsertResult] = []
+        for row in rows:
+            key, fields = str(row["key"]), {k: v for k, v in row.get("fields", {}).items() if k in PROFILE_FIELDS}
+            ext = {sys: str(rid) for sys, rid in (row.get("external_ids") or {}).items() if rid not in (None, "")}
+            bad = [k for k in row.get("fields", {}) if k not in PROFILE_FIELDS]
+            if bad:
+                results.append(UpsertResult(key, "failed", code="unknown_field", message=f"no profile field {bad[0]!r}"))
+                continue
+            profile = next((by_ext[(sys, rid)] for sys, rid in ext.items() if (sys, rid) in by_ext), None)
+            if profile is None and match_on != "none":
+                value = _norm(fields.get(match_on))
+                if value is None:
+                    results.append(UpsertResult(key, "skipped", code=f"missing_{match_on}",
+                                                message=f"no {match_on.replace('_', ' ')} to match a profile on"))
+                    continue
+                profile = by_key.get(value)
+                if profile is not None:
+                    clash = [(sys, links[profile.id][sys]) for sys in ext if links[profile.id].get(sys, ext[sys]) != ext[sys]]
+                    if clash:
+                        sys, other = clash[0]
+                        results.append(UpsertResult(
+                            key, "skipped", id=profile.id, code="duplicate",
+                            message=f"{match_on} {value} already belongs to profile {profile.pin} ({sys} {other})"))
+                        continue
+            if profile is None:
+                profile = Profile(account_id=account_id, pin=new_code("P"), custom={}, external_ids={}, **fields)
+                s.add(profile)
+                s.flush()
+                outcome = "created"
+            else:
+                outcome = "updated" if _apply_fields(profile, fields, policies) else "unchanged"
+            if ext and self._link(profile, ext, links) and outcome == "unchanged":
+                outcome = "updated"
+            for sys, rid in ext.items():
+                by_ext[(sys, rid)] = profile
+            value = _norm(getattr(profile, match_on, None)) if match_on != "none" else None
+            if value is not None:
+                by_key[value] = profile
+            results.append(UpsertResult(key, outcome, id=profile.id))
+        s.flush()
+        return results
+
+    def _profiles_by_external_id(self, rows) -> dict[tuple[str, str], Profile]:
+        wanted: dict[str, set[str]] = {}
+        for row in rows:
+            for sys, rid in (row.get("external_ids") or {}).items():
+                if rid not in (None, ""):
+                    wanted.setdefault(sys, set()).add(str(rid))
+        found: dict[tuple[str, str], Profile] = {}
+        for sys, ids in wanted.items():
+            q = (select(ExternalId.remote_id, Profile).join(Profile, Profile.id == ExternalId.profile_id)
+                 .where(ExternalId.account_id == self._account.id, ExternalId.system == sys, ExternalId.remote_id.in_(ids)))
+            for rid, profile in self._session.execute(q):
+                found[(sys, rid)] = profile
+        return found
+
+    def _profiles_by_match_field(self, rows, match_on: str) -> dict[str, Profile]:
+        if match_on == "none":
+            return {}
+        values = {v for row in rows if (v := _norm(row.get("fields", {}).get(match_on))) is not None}
+        if not values:
+            return {}
+        column = getattr(Profile, match_on)
+        q = select(Profile).where(Profile.account_id == self._account.id, func.lower(column).in_(values)).order_by(Profile.id)
+        found: dict[str, Profile] = {}
+        for p in self._session.scalars(q):
+            found.setdefault(_norm(getattr(p, match_on)), p)
+        return found
+
+    def _links_of(self, profile_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+        ids = set(profile_ids)
+        links: dict[int, dict[str, str]] = {}
+        if ids:
+            q = select(ExternalId.profile_id, ExternalId.system, ExternalId.remote_id).where(ExternalId.profile_id.in_(ids))
+            for pid, sys, rid in self._session.execute(q):
+                links.setdefault(pid, {})[sys] = rid
+        return _AutoDict(links)
+
+    def _link(self, profile: Profile, ext: dict[str, str], links) -> bool:
+        changed = False
+        for sys, rid in ext.items():
+            if links[profile.id].get(sys) == rid:
+                continue
+            if sys not in links[profile.id]:
+                self._session.add(ExternalId(account_id=self._account.id, profile_id=profile.id, system=sys, remote_id=rid))
+            links[profile.id][sys] = rid
+            profile.external_ids = {**(profile.external_ids or {}), sys: rid}
+            changed = True
+        return changed
+
+    # -- registrations ---------------------------------------------------------------------------
+    def upsert_registrations(self, rows: list[dict[str, Any]], overwrite_status: bool = False) -> list[UpsertResult]:
+        """Register profiles for the event; ``rows`` are ``{"key", "profile_id", "attendee_type_code",
+        "status_label", "source"}``. An existing registration keeps its status unless
+        ``overwrite_status``; every status it gets or changes to is announced as an event."""
+        event = self._require_event()
+        s = self._session
+        statuses = self._status_catalogue(event)
+        types = set(self.attendee_type_codes())
+        existing = {r.profile_id: r for r in s.scalars(select(Registration).where(
+            Registration.event_id == event.id, Registration.profile_id.in_({r["profile_id"] for r in rows})))}
+        profiles = {p.id: p for p in s.scalars(select(Profile).where(Profile.id.in_({r["profile_id"] for r in rows})))}
+        results: list[UpsertResult] = []
+        for row in rows:
+            key, status, type_code = str(row["key"]), row["status_label"], row["attendee_type_code"]
+            if status not in statuses:
+                results.append(UpsertResult(key, "failed", code="invalid_status", message=f"no registration status {status!r} in event {event.event_code}"))
+                continue
+            if type_code not in types:
+                results.append(UpsertResult(key, "failed", code="invalid_attendee_type", message=f"no attendee type {type_code!r} in event {event.event_code}"))
+                continue
+            reg = existing.get(row["profile_id"])
+            if reg is None:
+                reg = Registration(event_id=event.id, profile_id=row["profile_id"], registration_code=new_code("R"),
+                                   attendee_type_code=type_code, status_label=status, source=row.get("source", "api"),
+                                   external_ids={}, version=1)
+                s.add(reg)
+                s.flush()
+                existing[row["profile_id"]] = reg
+                self._announce(event, reg, profiles[row["profile_id"]], None, statuses)
+                results.append(UpsertResult(key, "created", id=reg.id))
+            elif reg.status_label == status:
+                results.append(UpsertResult(key, "unchanged", id=reg.id))
+            elif not overwrite_status:
+                results.append(UpsertResult(key, "skipped", id=reg.id, code="exists",
+                                            message=f"already registered as {reg.status_label!r}; status not overwritten"))
+            else:
+                previous = reg.status_label
+                reg.status_label, reg.version = status, reg.version + 1
+                s.flush()
+                self._announce(event, reg, profiles[row["profile_id"]], previous, statuses)
+                results.append(UpsertResult(key, "updated", id=reg.id))
+        return results
+
+    def _status_catalogue(self, event: Event) -> dict[str, RegistrationStatus]:
+        return {st.label: st for st in self._session.scalars(select(RegistrationStatus).where(RegistrationStatus.event_id == event.id))}
+
+    def _announce(self, event, reg, profile, previous, statuses) -> None:
+        cur = statuses[reg.status_label]
+        status_events.registration_status_changed(
+            self._session, account_code=self._account.account_code, event=event, registration=reg, profile=profile,
+            previous=(previous, statuses[previous].classification) if previous in statuses else None,
+            current=(cur.label, cur.classification), tags=list(cur.tags or []), actor=self._actor)
+
+    def iter_registrations(self, status_labels: Iterable[str] | None = None, batch_size: int = 500) -> Iterator[list[RegistrationView]]:
+        """The event's registrations with their profiles, in batches, in id order."""
+        event = self._require_event()
+        last_id = 0
+        while True:
+            q = (select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id)
+                 .where(Registration.event_id == event.id, Registration.id > last_id).order_by(Registration.id).limit(batch_size))
+            if status_labels is not None:
+                q = q.where(Registration.status_label.in_(list(status_labels)))
+            batch = self._session.execute(q).all()
+            if not batch:
+                return
+            last_id = batch[-1][0].id
+            yield [RegistrationView(r.registration_code, r.status_label, r.attendee_type_code, r.version,
+                                    {f: getattr(p, f) for f in PROFILE_FIELDS}, dict(p.external_ids or {}))
+                   for r, p in batch]
+
+
+class _AutoDict(dict):
+    def __missing__(self, key):
+        value = self[key] = {}
+        return value
+
+
+def _norm(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text or None
+
+
+def _apply_fields(profile: Profile, fields: dict[str, Any], policies: dict[str, str]) -> bool:
+    changed = False
+    for name, value in fields.items():
+        policy = policies.get(f"profile.{name}", "overwrite")
+        current = getattr(profile, name)
+        if policy == "never" or value in (None, "") or current == value:
+            continue
+        if policy == "only_if_blank" and current not in (None, ""):
+            continue
+        setattr(profile, name, value)
+        changed = True
+    return changed
