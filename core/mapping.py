@@ -53,14 +53,16 @@ class Mappings:
     def policies(self, direction: str) -> dict[str, str]:
         return {m.certain_field: m.update_policy for m in self._of(direction)}
 
-    def apply(self, direction: str, record: dict[str, Any]) -> dict[str, Any]:
-        """Inbound: remote record -> {certain_field: value}; outbound: the reverse."""
+    def apply(self, direction: str, record: dict[str, Any], prefix: str | None = None) -> dict[str, Any]:
+        """Inbound: remote record -> {certain_field: value}; outbound: the reverse.
+
+        With ``prefix`` ("profile"), inbound keeps only that object's fields, without the prefix."""
         out: dict[str, Any] = {}
         for m in self._of(direction):
             source, target = (m.remote_field, m.certain_field) if direction == "inbound" else (m.certain_field, m.remote_field)
             if source in record:
                 out[target] = m.convert(record[source])
-        return out
+        return section(out, prefix) if prefix else out
 
     def missing_required(self, direction: str, mapped: dict[str, Any]) -> list[str]:
         """Required Certain (inbound) or remote (outbound) fields left empty by ``apply``."""

@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+POLL_SECONDS = 0.05  # how soon stop() is noticed; tests start and stop many servers
 
 
 # -- requests and responses ------------------------------------------------------------------
@@ -380,8 +381,8 @@ class SandboxServer:
 
     def start(self) -> "SandboxServer":
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"sandbox:{self.port}",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._httpd.serve_forever, args=(POLL_SECONDS,),
+                                            name=f"sandbox:{self.port}", daemon=True)
             self._thread.start()
         return self
 

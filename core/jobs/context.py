@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..mapping import Mappings
-from ..models import OUTCOMES, RunRecord
+from ..models import OUTCOMES, JobRun, RunRecord
 from ..store import Store
 from . import runs
 from .runs import Claim

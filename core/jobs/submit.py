@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Account, AttendeeType, Event, Job, JobRun, PluginConfig, RegistrationStatus, Schedule, User, utcnow
 from ..plugins import PluginManager
+from ..schedules import ScheduleSchema, initial_next_run, to_columns
 from . import runs
 
 
@@ -45,8 +46,6 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
            name: str | None = None, notify_email: str | None = None, via: str = "web") -> Job:
     """Validate and write a job (+ schedule, + a queued run and its outbox row when it runs now),
     all in the caller's transaction. Raises ``SubmitError`` naming each bad field."""
-    from ..schedules import ScheduleSchema, apply_to_schedule  # noqa: PLC0415 (schedules imports nothing of ours)
-
     errors: dict[str, list[str]] = {}
     try:
         job_type = registry.job_type(job_type_key)
@@ -90,12 +89,11 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
               submitted_via=via, submitted_at=utcnow())
     session.add(job)
     session.flush()
-    sched = Schedule(job_id=job.id)
-    apply_to_schedule(sched, spec, utcnow())
-    job.schedule = sched
+    run_now = spec.mode == "once" and spec.run_at is None
+    job.schedule = Schedule(job_id=job.id, **to_columns(spec),
+                            next_run_at=None if run_now else initial_next_run(spec, utcnow()))
     session.flush()
-    if spec.mode == "once" and spec.run_at is None:
-        sched.next_run_at = None
+    if run_now:
         runs.enqueue(session, job, trigger="manual")
     return job
 

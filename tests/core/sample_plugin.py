@@ -1,0 +1,63 @@
+"""A small plugin for core tests: imports people given in its parameters, a page at a time."""
+from marshmallow import Schema, fields, validate
+
+from connectors import Application, JobFailed, JobType, MappingDefault, hookimpl
+
+
+class SampleConnection(Schema):
+    url = fields.String(required=True, metadata={"label": "URL"})
+    token = fields.String(required=True, metadata={"label": "Token", "secret": True})
+
+
+class ImportPeopleParams(Schema):
+    people = fields.List(fields.Dict(), required=True, metadata={"label": "People"})
+    page_size = fields.Integer(load_default=2, validate=validate.Range(min=1, max=300), metadata={"label": "Page size"})
+    attendee_type_code = fields.String(load_default="Attendee", metadata={"label": "Attendee type"})
+    status_label = fields.String(load_default="New", metadata={"label": "Registration status"})
+    overwrite_status = fields.Boolean(load_default=False, metadata={"label": "Overwrite status"})
+    fail_with = fields.String(load_default=None, allow_none=True, metadata={"label": "Fail with"})
+
+
+def import_people(ctx, params):
+    if params["fail_with"] == "jobfailed":
+        raise JobFailed("the remote list does not exist", code="1013")
+    if params["fail_with"] == "bug":
+        raise ZeroDivisionError("oops")
+    state = ctx.checkpoint.load() or {"offset": 0}
+    people, size = params["people"], params["page_size"]
+    ctx.log.info("starting at offset %s", state["offset"])
+    for offset in range(state["offset"], len(people), size):
+        page = people[offset:offset + size]
+        rows = [{"key": p.get("email") or p["id"], "fields": ctx.mappings.apply("inbound", p, prefix="profile"),
+                 "external_ids": {"sample_id": p["id"]}} for p in page]
+        regs = []
+        for res in ctx.store.upsert_profiles(rows, match_on="email", policies=ctx.mappings.policies("inbound")):
+            if res.outcome in ("skipped", "failed"):
+                ctx.record(res.key, res.outcome, res.code, res.message, stage="load")
+            else:
+                regs.append({"key": res.key, "profile_id": res.id, "attendee_type_code": params["attendee_type_code"],
+                             "status_label": params["status_label"], "source": "connector:sample"})
+        for res in ctx.store.upsert_registrations(regs, overwrite_status=params["overwrite_status"]):
+            ctx.record(res.key, res.outcome, res.code, res.message, stage="load")
+        ctx.progress(offset + len(page), len(people))
+        ctx.checkpoint.save({"offset": offset + size})
+        if params["fail_with"] == "after_first_page":
+            raise RuntimeError("connection reset")
+
+
+@hookimpl
+def register_applications(register):
+    register(Application(
+        name="sample", label="Sample", connection_schema=SampleConnection,
+        default_mappings=(
+            MappingDefault("inbound", "profile.email", "email", transform="lowercase", is_match_key=True, required=True),
+            MappingDefault("inbound", "profile.first_name", "first"),
+            MappingDefault("inbound", "profile.last_name", "last", update_policy="only_if_blank"),
+        )))
+
+
+@hookimpl
+def register_job_types(register):
+    register(JobType(key="sample.import_people", label="Import Sample People", application="sample", scope="event",
+                     params_schema=ImportPeopleParams, run=import_people,
+                     event_choices={"attendee_type_code": "attendee_types", "status_label": "registration_statuses"}))

@@ -1,0 +1,115 @@
+"""The Flask admin: an app factory wiring the core's services to three blueprints.
+
+Run it with ``flask --app 'connectors.web:create_app()' run``. The admin publishes nothing on the
+bus: submitting a job writes the outbox through the core, and the relay does the rest.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from connectors.services import Services
+
+from . import auth, connectors, db, filters, runs
+
+#: No inline script or style anywhere: pages load /static/*.js and *.css only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+#: Endpoints reachable without logging in; every other one requires a session.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+
+csrf = CSRFProtect()
+
+
+def create_app(services: Services | None = None, config: dict[str, Any] | None = None) -> Flask:
+    """Build the admin. ``services`` defaults to the environment's (``CONNECTORS_*`` variables)."""
+    app = Flask(__name__)
+    services = services or Services.from_settings()
+    app.config.update(
+        SECRET_KEY=services.settings.ensure_secret_key(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: long forms stay valid
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.config.update(config or {})
+    app.extensions["connectors"] = services
+
+    csrf.init_app(app)
+    _init_login(app)
+    db.init_app(app)
+    filters.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(connectors.bp)
+    app.register_blueprint(runs.bp)
+    app.before_request(_require_login)
+    app.after_request(_security_headers)
+    _init_errors(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = "Please log in to see this page."
+    manager.login_message_category = "info"
+    manager.session_protection = "strong"
+    manager.user_loader(auth.load_user)
+
+
+def _require_login():
+    """Secure by default: a new route needs a login unless it is listed in ``PUBLIC_ENDPOINTS``."""
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    if request.endpoint is None:  # unknown URL: let it 404 without revealing anything
+        return None
+    if _wants_json():
+        return jsonify(error="login required"), 401
+    return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+
+
+def _wants_json() -> bool:
+    return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_user and current_user.is_authenticated:
+        headers.setdefault("Cache-Control", "no-store")  # account data must not sit in shared caches
+    return response
+
+
+def _init_errors(app: Flask) -> None:
+    messages = {
+        400: ("Bad request", "The request could not be understood."),
+        403: ("Not allowed", "Your role does not give access to this page."),
+        404: ("Not found", "There is nothing here, or it belongs to another account."),
+        405: ("Not allowed", "This address does not accept that method."),
+        413: ("Too large", "The request is too large."),
+    }
+
+    def render(code: int, detail: str | None = None):
+        title, text = messages[code]
+        if _wants_json():
+            return jsonify(error=title.lower(), detail=detail or text), code
+        return render_template("error.html", code=code, title=title, text=detail or text), code
+
+    for code in messages:
+        app.register_error_handler(code, lambda exc, code=code: render(code))
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        return render(400, f"The form expired or was not sent from this site ({exc.description}). "
+                           "Go back, reload the page and try again.")

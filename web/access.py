@@ -1,0 +1,64 @@
+"""Account-scoped look-ups: the only way views fetch events, jobs and runs by id.
+
+Every query is filtered by the current user's account, so another account's id is simply not
+found (404, revealing nothing). Account-level jobs are for administrators only (403).
+"""
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import select
+
+from connectors.models import Event, Job, JobRun, PluginConfig
+from connectors.plugins import PluginManager
+
+from .db import get_db
+
+
+def require_admin() -> None:
+    if not current_user.is_administrator:
+        abort(403)
+
+
+def account_events() -> list[Event]:
+    return list(get_db().scalars(select(Event).where(Event.account_id == current_user.account_id)
+                                 .order_by(Event.start_date.is_(None), Event.start_date, Event.event_code)))
+
+
+def event_or_404(event_code: str) -> Event:
+    event = get_db().scalar(select(Event).where(Event.account_id == current_user.account_id,
+                                                Event.event_code == event_code))
+    if event is None:
+        abort(404)
+    return event
+
+
+def job_or_404(job_id: int) -> Job:
+    job = get_db().scalar(select(Job).where(Job.id == job_id, Job.account_id == current_user.account_id))
+    if job is None:
+        abort(404)
+    if job.event_id is None:
+        require_admin()
+    return job
+
+
+def run_or_404(run_id: int) -> JobRun:
+    run = get_db().scalar(select(JobRun).join(Job, Job.id == JobRun.job_id)
+                          .where(JobRun.id == run_id, Job.account_id == current_user.account_id))
+    if run is None:
+        abort(404)
+    if run.job.event_id is None:
+        require_admin()
+    return run
+
+
+def available_applications(registry: PluginManager, event: Event | None) -> list[str]:
+    """Applications a job may be submitted for: installed, configured and enabled in this account,
+    and (at event level) enabled for the event. An event with no application ticked restricts
+    nothing, the rule the core's ``submit`` applies."""
+    configured = set(get_db().scalars(select(PluginConfig.application).where(
+        PluginConfig.account_id == current_user.account_id, PluginConfig.enabled.is_(True))))
+    names = [name for name in registry.applications if name in configured]
+    if event is not None and event.enabled_applications:
+        names = [name for name in names if name in event.enabled_applications]
+    return sorted(names, key=lambda name: registry.applications[name].label.lower())

@@ -1,0 +1,106 @@
+"""Logging in and out, and the role checks every other blueprint relies on."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache, wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import PasswordField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length
+
+from connectors.accounts import check_password, hash_password
+from connectors.models import User
+
+from .db import get_db
+
+bp = Blueprint("auth", __name__)
+
+
+@dataclass(frozen=True)
+class LoginUser(UserMixin):
+    """What Flask-Login keeps for a request: plain values, so no ORM object outlives its session."""
+
+    id: int
+    account_id: int
+    login: str
+    name: str
+    role: str
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.role == "administrator"
+
+    @classmethod
+    def of(cls, user: User) -> "LoginUser":
+        return cls(user.id, user.account_id, user.login, user.name, user.role)
+
+
+def load_user(user_id: str) -> LoginUser | None:
+    try:
+        user = get_db().get(User, int(user_id))
+    except ValueError:
+        return None
+    return LoginUser.of(user) if user is not None and user.is_active else None
+
+
+def admin_required(view):
+    """Administrators only: event builders get 403 (ARCHITECTURE §8, certain.md §3.1)."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_administrator:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+class LoginForm(FlaskForm):
+    login = StringField("Login (e-mail)", validators=[InputRequired(), Length(max=200)],
+                        render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=500)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField("Log in")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Checked when the login is unknown, so a wrong login takes as long as a wrong password."""
+    return hash_password("not a real password")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: an absolute or scheme-relative ``next`` would be an open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("connectors.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = get_db().scalar(select(User).where(User.login == form.login.data.strip()))
+        ok = check_password(user.password_hash if user else _dummy_hash(), form.password.data)
+        if user is not None and ok and user.is_active:
+            session.clear()  # a fresh session on login: nothing from before carries over
+            login_user(LoginUser.of(user))
+            return redirect(_safe_next(request.args.get("next")) or url_for("connectors.home"))
+        form.password.errors = ["Invalid login or password."]
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form), 400 if form.errors else 200
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

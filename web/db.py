@@ -1,0 +1,36 @@
+"""One database session per request, opened on first use and closed at teardown.
+
+Views commit explicitly after a write; anything not committed is rolled back when the session
+closes, so a failed request never leaves half a change behind.
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from connectors.plugins import PluginManager
+from connectors.services import Services
+
+
+def services() -> Services:
+    return current_app.extensions["connectors"]
+
+
+def registry() -> PluginManager:
+    return services().registry
+
+
+def get_db() -> Session:
+    if "db" not in g:
+        g.db = services().factory()
+    return g.db
+
+
+def _close_db(_exc: BaseException | None = None) -> None:
+    session: Session | None = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(_close_db)
