@@ -34,6 +34,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil import rrule as rr
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+__all__ = ["ScheduleSchema", "ScheduleSpec", "build_spec", "describe", "fire_times", "initial_next_run",
+           "load_schedule", "next_fire", "parse_rrule", "spec_from_row", "to_columns", "to_dict", "to_rrule",
+           "zone", "FREQUENCIES", "DAYS", "MODES"]
+
 UTC = timezone.utc
 MODES = ("once", "recurring")
 FREQUENCIES = ("minutes", "hourly", "daily", "weekly", "monthly")

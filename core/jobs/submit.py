@@ -71,8 +71,8 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
     if event is not None and job_type.event_choices:
         choices = event_choices(session, event)
         for field, catalogue in job_type.event_choices.items():
-            value = loaded.get(field)
-            if value is not None and value not in choices.get(catalogue, []):
+            value = loaded.get(field, (params or {}).get(field))
+            if value is not None and f"params.{field}" not in errors and value not in choices.get(catalogue, []):
                 errors[f"params.{field}"] = [f"{value!r} is not one of the event's {catalogue.replace('_', ' ')}: {', '.join(choices.get(catalogue, []))}"]
     spec = None
     try:
