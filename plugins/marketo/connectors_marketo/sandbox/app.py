@@ -202,6 +202,9 @@ class MarketoSandbox(SandboxApp):
 
     def _token(self, request: Request) -> Response:
         values = request.values()
+        if values.get("grant_type", [None])[0] != "client_credentials":
+            return json_response({"error": "invalid_request", "error_description": "Missing or unsupported grant type"},
+                                 400, codes=("invalid_request",))
         issued = self.tokens.issue(values.get("client_id", [None])[0], values.get("client_secret", [None])[0])
         if issued is None:
             return json_response({"error": "invalid_client", "error_description": "Bad client credentials"}, 401,

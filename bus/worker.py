@@ -1,0 +1,223 @@
+"""The worker: consume run commands, claim, ack, execute in a slot.
+
+A delivery is held only for the few milliseconds of the claim (a compare-and-set on the run
+row), never for the length of a job: RabbitMQ's consumer timeout and missed heartbeats would
+otherwise kill long runs. After the ack the database owns the run's fate: the lease says who
+runs it, and the reaper re-queues it if that worker dies.
+
+Flow control: the worker consumes only while a slot is free, with a prefetch of one. When a
+claim fills the last slot the consumer is cancelled *before* that message is acked, so the
+broker cannot have pushed another one meanwhile; when a slot frees up, consuming resumes. The
+main loop drains the connection with a timeout, so heartbeats are serviced even while idle or
+full.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING
+
+from kombu import Connection, Consumer
+from kombu.message import Message
+
+from connectors.jobs import runs
+from connectors.jobs.execute import execute_run
+from connectors.jobs.runs import Claim
+
+from .messages import MalformedMessage, parse_run_requested
+from .slots import Slots
+from .topology import Topology
+from .transport import connect, errors_of, release
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from connectors.plugins import PluginManager
+    from connectors.secrets import SecretBox
+    from connectors.services import Services
+
+log = logging.getLogger(__name__)
+
+#: A claim takes milliseconds and is followed by the ack, so a larger prefetch would only hide
+#: commands from idle workers; one is also what makes "cancel before ack" race-free.
+PREFETCH = 1
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Executes runs from the runs queue, ``concurrency`` at a time; also reaps expired leases.
+
+    Build it from ``Services`` (settings give the defaults) or from ``factory``/``registry``/``box``.
+    """
+
+    def __init__(self, services: "Services | None" = None, *, factory: "sessionmaker[Session] | None" = None,
+                 registry: "PluginManager | None" = None, box: "SecretBox | None" = None,
+                 broker_url: str | None = None, namespace: str | None = None, concurrency: int | None = None,
+                 lease_seconds: int | None = None, name: str | None = None, reap_interval: float = 5.0,
+                 poll_interval: float = 0.5, heartbeat: float = 30, grace_seconds: float = 30.0,
+                 claim_backoff: float = 2.0):
+        settings = services.settings if services is not None else None
+        self.factory = factory or (services.factory if services else None)
+        self.registry = registry or (services.registry if services else None)
+        self.box = box or (services.box if services else None)
+        if self.factory is None or self.registry is None or self.box is None:
+            raise TypeError("Worker needs services, or factory, registry and box")
+        self.broker_url = broker_url or (settings.broker_url if settings else "memory://")
+        self.namespace = namespace or (settings.bus_namespace if settings else "connectors")
+        self.concurrency = concurrency or (settings.worker_concurrency if settings else 2)
+        self.lease_seconds = lease_seconds or (settings.lease_seconds if settings else 30)
+        self.name = name or default_worker_name()
+        self.reap_interval, self.poll_interval, self.heartbeat = reap_interval, poll_interval, heartbeat
+        self.grace_seconds, self.claim_backoff = grace_seconds, claim_backoff
+        self.topology = Topology.for_url(self.broker_url, self.namespace)
+        self.slots = Slots(self.concurrency, name=f"run@{self.name}")
+        self._stop = threading.Event()
+        self._inbox: deque[Message] = deque()
+        self._consumer: Consumer | None = None
+        self._consuming = False
+        self._paused_until = 0.0
+        self._next_reap = 0.0
+        self.connected = threading.Event()  # set while consuming is possible (tests and health checks)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def run(self, stop_event: threading.Event | None = None) -> None:
+        """Serve until ``stop_event`` (or ``stop()``) is set, reconnecting whenever the bus is lost;
+        then wait up to ``grace_seconds`` for in-flight runs and abandon the rest."""
+        if stop_event is not None:
+            self._stop = stop_event
+        log.info("worker %s: %d slot(s), lease %ss, queue %s on %s", self.name, self.concurrency,
+                 self.lease_seconds, self.topology.runs_queue.name, self.broker_url.split("@")[-1])
+        backoff = 1.0
+        while not self._stop.is_set():
+            connection = connect(self.broker_url, heartbeat=self.heartbeat)
+            try:
+                connection.ensure_connection(max_retries=3, interval_start=0.5, interval_step=0.5,
+                                             interval_max=2, errback=self._connect_failed)
+                self._serve(connection)
+                backoff = 1.0
+            except errors_of(connection) as exc:
+                log.warning("worker %s: bus connection lost (%s); reconnecting in %.0fs", self.name, exc, backoff)
+            except Exception:  # noqa: BLE001 - a worker process must outlive its own bugs
+                log.exception("worker %s: consumer loop failed; restarting in %.0fs", self.name, backoff)
+            finally:
+                self.connected.clear()
+                self._abandon_inbox()
+                self._consumer, self._consuming = None, False
+                release(connection)
+            if not self._stop.is_set():
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        self._drain_slots()
+
+    def stop(self) -> None:
+        """Ask ``run()`` to return: no new runs are taken; in-flight ones get ``grace_seconds``."""
+        self._stop.set()
+
+    def _connect_failed(self, exc: Exception, interval: float) -> None:
+        log.warning("worker %s: cannot reach the bus (%s); retrying in %.1fs", self.name, exc, interval)
+
+    def _drain_slots(self) -> None:
+        if not self.slots.busy():
+            return
+        log.info("worker %s stopping: waiting up to %.0fs for runs %s", self.name, self.grace_seconds, self.slots.busy())
+        left = self.slots.join(self.grace_seconds)
+        if left:
+            log.warning("worker %s: abandoning runs %s; their leases expire within %ss and another worker resumes them "
+                        "from their checkpoints", self.name, left, self.lease_seconds)
+
+    # -- the consumer loop -----------------------------------------------------------------------
+    def _serve(self, connection: Connection) -> None:
+        channel = connection.channel()
+        self.topology.declare(channel)
+        self._consumer = Consumer(channel, queues=[self.topology.runs_queue], on_message=self._inbox.append,
+                                  accept=["json"], auto_declare=False)
+        self._consumer.qos(prefetch_count=PREFETCH)
+        self.connected.set()
+        while not self._stop.is_set():
+            self._reap_when_due()
+            self._set_consuming(self.slots.free() > 0 and time.monotonic() >= self._paused_until)
+            try:
+                connection.drain_events(timeout=self.poll_interval)
+            except socket.timeout:
+                pass
+            connection.heartbeat_check()
+            while self._inbox:
+                self._handle(self._inbox.popleft())
+        self._set_consuming(False)
+
+    def _set_consuming(self, wanted: bool) -> None:
+        if wanted and not self._consuming:
+            self._consumer.consume()
+        elif not wanted and self._consuming:
+            self._consumer.cancel()
+        self._consuming = wanted
+
+    def _handle(self, message: Message) -> None:
+        """Claim, then ack: a duplicate or stale command finds nothing to claim and is dropped."""
+        try:
+            command = parse_run_requested(message.decode())
+        except Exception as exc:  # noqa: BLE001 - undecodable, disallowed content type, wrong shape
+            reason = exc if isinstance(exc, MalformedMessage) else f"{type(exc).__name__}: {exc}"
+            log.error("worker %s: rejecting malformed message %s (%s); it goes to the dead-letter queue",
+                      self.name, message.properties.get("message_id"), reason)
+            message.reject(requeue=False)
+            return
+        try:
+            claim = runs.claim(self.factory, command.run_id, self.name, self.lease_seconds, attempt=command.attempt)
+        except Exception:  # noqa: BLE001 - database unavailable: give the command back, pause
+            log.exception("worker %s: cannot claim run %s; returning the command and pausing %.0fs",
+                          self.name, command.run_id, self.claim_backoff)
+            self._paused_until = time.monotonic() + self.claim_backoff
+            self._set_consuming(False)
+            message.requeue()
+            return
+        if claim is None:
+            log.info("worker %s: run %s attempt %s is not queued (duplicate or stale command %s); dropped",
+                     self.name, command.run_id, command.attempt, command.message_id)
+            message.ack()
+            return
+        self.slots.start(claim.run_id, lambda: self._execute(claim))
+        if self.slots.free() == 0:
+            self._set_consuming(False)  # before the ack: no other command can be on its way to us
+        message.ack()
+
+    def _execute(self, claim: Claim) -> None:
+        log.info("worker %s: run %s attempt %s started", self.name, claim.run_id, claim.attempt)
+        try:
+            status = execute_run(self.factory, self.registry, self.box, claim, self.lease_seconds)
+        except Exception:  # noqa: BLE001 - e.g. the database went away while recording the end
+            log.exception("worker %s: run %s attempt %s broke off; its lease will expire and it will be retried",
+                          self.name, claim.run_id, claim.attempt)
+            return
+        log.info("worker %s: run %s attempt %s ended: %s", self.name, claim.run_id, claim.attempt, status)
+
+    def _abandon_inbox(self) -> None:
+        """Give back messages received but not handled (the loop broke off between the two)."""
+        while self._inbox:
+            message = self._inbox.popleft()
+            try:
+                message.requeue()
+            except Exception:  # noqa: BLE001 - on AMQP a closed channel redelivers them anyway
+                pass
+
+    # -- the reaper ------------------------------------------------------------------------------
+    def _reap_when_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_reap:
+            return
+        self._next_reap = now + self.reap_interval
+        try:
+            requeued = runs.reap_expired(self.factory)
+        except Exception:  # noqa: BLE001 - the next pass tries again
+            log.exception("worker %s: reaping expired leases failed", self.name)
+            return
+        if requeued:
+            log.warning("worker %s: re-queued runs whose worker stopped renewing its lease: %s", self.name, requeued)
