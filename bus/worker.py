@@ -29,7 +29,7 @@ from connectors.jobs import runs
 from connectors.jobs.execute import execute_run
 from connectors.jobs.runs import Claim
 
-from .messages import MalformedMessage, parse_run_requested
+from .messages import MalformedMessage, RunRequested, parse_run_requested
 from .slots import Slots
 from .topology import Topology
 from .transport import connect, errors_of, release
@@ -83,6 +83,7 @@ class Worker:
         self._inbox: deque[Message] = deque()
         self._consumer: Consumer | None = None
         self._consuming = False
+        self._held: tuple[Message, RunRequested] | None = None  # a command whose claim waits for the database
         self._paused_until = 0.0
         self._next_reap = 0.0
         self.connected = threading.Event()  # set while consuming is possible (tests and health checks)
@@ -143,7 +144,9 @@ class Worker:
         self.connected.set()
         while not self._stop.is_set():
             self._reap_when_due()
-            self._set_consuming(self.slots.free() > 0 and time.monotonic() >= self._paused_until)
+            if self._held is not None and time.monotonic() >= self._paused_until:
+                self._claim_and_start(*self._take_held())
+            self._set_consuming(self.slots.free() > 0 and self._held is None)
             try:
                 connection.drain_events(timeout=self.poll_interval)
             except socket.timeout:
@@ -170,14 +173,17 @@ class Worker:
                       self.name, message.properties.get("message_id"), reason)
             message.reject(requeue=False)
             return
+        self._claim_and_start(message, command)
+
+    def _claim_and_start(self, message: Message, command: RunRequested) -> None:
         try:
             claim = runs.claim(self.factory, command.run_id, self.name, self.lease_seconds, attempt=command.attempt)
-        except Exception:  # noqa: BLE001 - database unavailable: give the command back, pause
-            log.exception("worker %s: cannot claim run %s; returning the command and pausing %.0fs",
-                          self.name, command.run_id, self.claim_backoff)
-            self._paused_until = time.monotonic() + self.claim_backoff
+        except Exception:  # noqa: BLE001 - database unavailable: keep the command (unacked), retry soon
+            log.exception("worker %s: cannot claim run %s; retrying in %.0fs", self.name, command.run_id,
+                          self.claim_backoff)
+            # Held rather than requeued: a requeue counts toward the queue's delivery limit.
+            self._held, self._paused_until = (message, command), time.monotonic() + self.claim_backoff
             self._set_consuming(False)
-            message.requeue()
             return
         if claim is None:
             log.info("worker %s: run %s attempt %s is not queued (duplicate or stale command %s); dropped",
@@ -188,6 +194,10 @@ class Worker:
         if self.slots.free() == 0:
             self._set_consuming(False)  # before the ack: no other command can be on its way to us
         message.ack()
+
+    def _take_held(self) -> tuple[Message, RunRequested]:
+        held, self._held = self._held, None
+        return held
 
     def _execute(self, claim: Claim) -> None:
         log.info("worker %s: run %s attempt %s started", self.name, claim.run_id, claim.attempt)
@@ -200,7 +210,9 @@ class Worker:
         log.info("worker %s: run %s attempt %s ended: %s", self.name, claim.run_id, claim.attempt, status)
 
     def _abandon_inbox(self) -> None:
-        """Give back messages received but not handled (the loop broke off between the two)."""
+        """Give back messages received but not handled (the loop broke off, or we are stopping)."""
+        if self._held is not None:
+            self._inbox.append(self._take_held()[0])
         while self._inbox:
             message = self._inbox.popleft()
             try:

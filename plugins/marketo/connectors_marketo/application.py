@@ -11,6 +11,10 @@ from connectors import Application, CheckResult, MappingDefault, RemoteField
 from .client import MarketoClient
 from .connection import MarketoConnectionSchema, client_for
 from .errors import MarketoError
+from .retry import RetryPolicy
+
+#: "Test connection" should answer within seconds, not wait out a long backoff
+CHECK_OPTIONS = {"retry": RetryPolicy(max_attempts=2, base_delay=0.5), "timeout": (5.0, 30.0)}
 
 INBOUND_DEFAULTS = (
     ("email", "profile.email"), ("firstName", "profile.first_name"), ("lastName", "profile.last_name"),
@@ -39,7 +43,7 @@ def check(connection: Mapping[str, Any]) -> CheckResult:
     """Gets a token and reads the lead schema: proves the endpoints, the credentials and the
     API user's permission on the lead database."""
     try:
-        client = client_for(connection)
+        client = client_for(connection, **CHECK_OPTIONS)
         client.access_token()
         count = len(remote_fields(client))
     except MarketoError as exc:

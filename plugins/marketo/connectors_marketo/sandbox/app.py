@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 from connectors.sandbox import Request, Response, SandboxApp, json_response
 
 from . import envelope, lead_routes, list_routes
-from .faults import DailyQuota, Fault, FaultQueue, SlidingWindow
+from .faults import PASS, DailyQuota, Fault, FaultQueue, SlidingWindow
 from .identity import TokenIssuer
 from .store import LeadStore
 
@@ -122,14 +122,15 @@ class MarketoSandbox(SandboxApp):
 
     # -- faults and limits --------------------------------------------------------------------------
     def fail_next(self, n: int = 1, code: str | int | None = None, *, http_status: int | None = None,
-                  message: str | None = None, drop_connection: bool = False) -> None:
+                  message: str | None = None, drop_connection: bool = False, after: int = 0) -> None:
         """The next ``n`` REST calls fail: with Marketo ``code`` in the envelope (606, 604, 611…),
         with an HTTP ``http_status`` and an HTML body (500, 502, 503), or by dropping the
-        connection. Injected failures use no quota."""
+        connection. ``after`` lets that many calls through first (to fail mid-run). Injected
+        failures use no quota. Calls queue up: a second ``fail_next`` applies after the first."""
         if [code is not None, http_status is not None, drop_connection].count(True) != 1:
             raise ValueError("give exactly one of code, http_status, drop_connection")
-        fault = Fault(str(code) if code is not None else None, http_status, message, drop_connection)
-        self.faults.add(fault, n)
+        self.faults.add(PASS, after)
+        self.faults.add(Fault(str(code) if code is not None else None, http_status, message, drop_connection), n)
 
     def fail_identity_next(self, n: int = 1, http_status: int = 503) -> None:
         self.identity_faults.add(Fault(http_status=http_status), n)
@@ -153,7 +154,7 @@ class MarketoSandbox(SandboxApp):
         if request.method == "POST" and request.arg("_method") == "GET":
             request = _as_get(request)
         fault = self.faults.take()
-        if fault:
+        if fault and not fault.pass_through:
             return self._faulted(fault)
         rejected = self.tokens.verify(self._bearer(request))
         if rejected:

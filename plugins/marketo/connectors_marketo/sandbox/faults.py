@@ -18,6 +18,10 @@ class Fault:
     http_status: int | None = None
     message: str | None = None
     drop_connection: bool = False
+    pass_through: bool = False  # a placeholder: this call is served normally
+
+
+PASS = Fault(pass_through=True)
 
 
 class FaultQueue:

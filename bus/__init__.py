@@ -1,0 +1,17 @@
+"""The message bus (kombu): topology, the outbox relay, the worker, and the embedded mode.
+
+    Relay(factory, broker_url, namespace).run_forever(stop_event)      # outbox -> bus
+    Worker(services).run(stop_event)                                    # bus -> executed runs
+    Embedded(services).start()                                          # all of it, in-process
+
+See docs/bus.md for the topology and the delivery guarantees.
+"""
+from .embedded import Embedded
+from .messages import MalformedMessage, RunRequested, parse_run_requested
+from .relay import Relay
+from .topology import Topology
+from .transport import connect, is_amqp
+from .worker import Worker
+
+__all__ = ["Embedded", "Relay", "Worker", "Topology", "connect", "is_amqp", "MalformedMessage", "RunRequested",
+           "parse_run_requested"]

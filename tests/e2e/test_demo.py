@@ -1,0 +1,91 @@
+"""The walking skeleton as a user meets it: `connectors demo` running, a job submitted from
+another terminal with the CLI, picked up by the demo, and shown in the admin."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def demo(tmp_path):
+    port, sandbox_port = free_port(), free_port()
+    env = {**os.environ, "CONNECTORS_INSTANCE_DIR": str(tmp_path / "instance"),
+           "CONNECTORS_SANDBOX_PORT": str(sandbox_port), "CONNECTORS_PORT": str(port)}
+    env.pop("CONNECTORS_DATABASE_URL", None)
+    env.pop("CONNECTORS_BROKER_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "connectors", "demo"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    output = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        output.append(line)
+        if "demo running at" in line:
+            break
+        if proc.poll() is not None:
+            pytest.fail("demo exited:\n" + "".join(output))
+    else:
+        proc.kill()
+        pytest.fail("demo did not start:\n" + "".join(output))
+    for _ in range(100):
+        try:
+            requests.get(url + "login", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield {"url": url, "env": env, "cwd": tmp_path, "banner": "".join(output)}
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def cli(demo, *args):
+    return subprocess.run([sys.executable, "-m", "connectors", *args], env=demo["env"], cwd=demo["cwd"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def login(url, user, password):
+    s = requests.Session()
+    page = s.get(url + "login").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    resp = s.post(url + "login", data={"csrf_token": token, "login": user, "password": password})
+    assert resp.ok and "Sign in" not in resp.text, resp.text[:500]
+    return s
+
+
+def test_demo_runs_a_cli_submitted_import_and_the_admin_shows_it(demo):
+    assert "admin@demo.example" in demo["banner"] and "builder@demo.example" in demo["banner"]
+    params = json.dumps({"static_list_name": "SUMMIT26 Invitees"})
+    out = cli(demo, "jobs", "submit", "--event", "SUMMIT26", "--type", "marketo.import_leads_as_registrations",
+              "--params", params, "--wait", "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    run = json.loads(out.stdout)
+    assert run["status"] in ("succeeded", "partially_failed")
+    assert run["counters"]["created"] >= 480
+    again = json.loads(cli(demo, "jobs", "submit", "--event", "SUMMIT26", "--type",
+                           "marketo.import_leads_as_registrations", "--params", params, "--wait", "--json").stdout)
+    assert again["counters"].get("created", 0) == 0  # the same import twice creates nothing new
+
+    shown = json.loads(cli(demo, "jobs", "show", str(run["run_id"]), "--json").stdout)
+    assert shown["status"] == run["status"]
+    assert any(p["code"] for p in shown["problems"])  # leads without email are reported with a reason
+
+    builder = login(demo["url"], "builder@demo.example", "demo-builder")
+    page = builder.get(demo["url"] + "events/SUMMIT26/connectors")
+    assert page.ok and "Import Marketo Leads as Registrations" in page.text
