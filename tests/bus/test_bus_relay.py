@@ -1,0 +1,84 @@
+"""The relay's at-least-once contract: a crash between publish and mark publishes again."""
+from __future__ import annotations
+
+import pytest
+from slowimport_plugin import IMPORT
+from sqlalchemy import select
+
+from connectors import outbox
+from connectors.bus import Relay, connect
+from connectors.models import Outbox
+
+
+def runs_queue_ids(relay, broker_url):
+    conn = connect(broker_url)
+    ids = []
+    try:
+        queue = relay.topology.runs_queue(conn.default_channel)
+        while (message := queue.get(accept=["json"])) is not None:
+            ids.append(message.payload["id"])
+            message.ack()
+    finally:
+        conn.release()
+    return ids
+
+
+def test_crash_before_marking_sent_publishes_again(harness, broker_url, namespace, monkeypatch):
+    run_id = harness.submit(IMPORT, {"total": 1})
+    relay = Relay(harness.factory, broker_url, namespace)
+
+    def crash(session, ids, at=None):
+        raise RuntimeError("relay died before its commit")
+
+    monkeypatch.setattr(outbox, "mark_sent", crash)
+    with pytest.raises(RuntimeError):
+        relay.run_once()
+    monkeypatch.undo()
+    assert relay.run_once() == 1
+    assert relay.run_once() == 0
+    relay.close()
+    assert runs_queue_ids(relay, broker_url) == [f"run_{run_id}_0", f"run_{run_id}_0"]  # the consumer dedupes
+
+
+def test_row_for_an_unknown_exchange_is_left_unsent_without_blocking_the_others(harness, broker_url, namespace):
+    with harness.factory.begin() as s:
+        outbox.add(s, exchange="nowhere", routing_key="x", type="test.odd", payload={})
+    run_id = harness.submit(IMPORT, {"total": 1})
+    relay = Relay(harness.factory, broker_url, namespace)
+    try:
+        assert relay.run_once() == 1
+    finally:
+        relay.close()
+    with harness.factory() as s:
+        odd = s.scalar(select(Outbox).where(Outbox.exchange == "nowhere"))
+        assert (odd.sent_at, odd.attempts) == (None, 1)
+    assert runs_queue_ids(relay, broker_url) == [f"run_{run_id}_0"]
+
+
+def test_events_go_to_the_topic_exchange(harness, broker_url, namespace):
+    relay = Relay(harness.factory, broker_url, namespace)
+    conn = connect(broker_url)
+    try:
+        from kombu import Queue  # noqa: PLC0415
+
+        listener = Queue(f"{namespace}.listener", relay.topology.events, routing_key="registration.#",
+                         auto_delete=True)(conn.default_channel)
+        relay.topology.declare(conn.default_channel)
+        listener.declare()
+        with harness.factory.begin() as s:
+            outbox.add(s, exchange=outbox.EVENTS, routing_key="registration.status_changed",
+                       type="registration.status_changed", payload={"registration_code": "R1"}, message_id="evt_1")
+        assert relay.run_once() == 1
+        message = None
+        for _ in range(50):
+            if (message := listener.get(accept=["json"])) is not None:
+                break
+            import time  # noqa: PLC0415
+            time.sleep(0.02)
+        assert message is not None and message.payload["id"] == "evt_1"
+        assert message.delivery_info["routing_key"] == "registration.status_changed"
+        message.ack()
+        listener.delete()
+    finally:
+        relay.close()
+        conn.release()
