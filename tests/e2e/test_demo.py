@@ -34,7 +34,7 @@ def demo(tmp_path):
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         output.append(line)
-        if "demo running at" in line:
+        if "Ctrl-C stops" in line:
             break
         if proc.poll() is not None:
             pytest.fail("demo exited:\n" + "".join(output))
