@@ -27,8 +27,10 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(conn):  # take the write lock up front: no upgrade deadlocks
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(conn):
+            # Writers take the write lock up front (no failed lock upgrades); sessions from
+            # ``read_session_factory`` begin deferred and never block a writer (WAL).
+            conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", "IMMEDIATE"))
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -40,6 +42,11 @@ def is_postgres(engine: Engine) -> bool:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading (page views, polling): on SQLite they take no write lock."""
+    return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
 
 
 @contextmanager

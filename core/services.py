@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
-from .db import make_engine, session_factory
+from .db import make_engine, read_session_factory, session_factory
 from .plugins import PluginManager, load_plugins
 from .secrets import SecretBox
 
@@ -17,6 +17,7 @@ class Services:
     settings: Settings
     engine: Engine
     factory: sessionmaker[Session]
+    read_factory: sessionmaker[Session]
     registry: PluginManager
     box: SecretBox
 
@@ -25,6 +26,7 @@ class Services:
         settings = settings or Settings()
         engine = make_engine(settings.database_url)
         return cls(settings=settings, engine=engine, factory=session_factory(engine),
+                   read_factory=read_session_factory(engine),
                    registry=registry or load_plugins(settings.disabled_plugins),
                    box=SecretBox(settings.ensure_secret_key()))
 

@@ -86,8 +86,8 @@ def _security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_user and current_user.is_authenticated:
-        headers.setdefault("Cache-Control", "no-store")  # account data must not sit in shared caches
+    if request.endpoint != "static":
+        headers.setdefault("Cache-Control", "no-store")  # account data must not sit in any cache
     return response
 
 
@@ -98,6 +98,7 @@ def _init_errors(app: Flask) -> None:
         404: ("Not found", "There is nothing here, or it belongs to another account."),
         405: ("Not allowed", "This address does not accept that method."),
         413: ("Too large", "The request is too large."),
+        500: ("Server error", "Something went wrong on our side; the error was logged."),
     }
 
     def render(code: int, detail: str | None = None):

@@ -5,7 +5,7 @@ closes, so a failed request never leaves half a change behind.
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from connectors.plugins import PluginManager
@@ -21,8 +21,11 @@ def registry() -> PluginManager:
 
 
 def get_db() -> Session:
+    """GET and HEAD requests read; on SQLite their sessions take no write lock, so page views
+    and live polling never hold up a worker's writes."""
     if "db" not in g:
-        g.db = services().factory()
+        reading = request.method in ("GET", "HEAD")
+        g.db = (services().read_factory if reading else services().factory)()
     return g.db
 
 

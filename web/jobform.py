@@ -20,7 +20,7 @@ from connectors.plugin_api import JobType
 from connectors.schedules import DAY_NAMES, DAYS, FREQUENCIES
 
 from . import paramforms
-from .paramforms import Param
+from .paramforms import Param, choices_of
 
 RUN_MODES = [("now", "Run once, now"), ("at", "Run once, at a date and time"), ("recurring", "Recurring")]
 FREQUENCY_LABELS = {"minutes": "Every N minutes", "hourly": "Every N hours", "daily": "Every N days",
@@ -46,13 +46,13 @@ class JobFormBase(FlaskForm):
     notify_email = StringField("Notification e-mail", widget=EmailInput(), validators=[Length(max=320)],
                                description="Optional: who hears when a run ends.",
                                render_kw={"maxlength": 320, "autocomplete": "email"})
-    run_mode = RadioField("Run", choices=RUN_MODES, default="now")
+    run_mode = RadioField("Run", choices=choices_of(RUN_MODES), default="now")
     run_at = StringField("Date and time", widget=DateTimeLocalInput())
-    frequency = SelectField("Frequency", choices=[(f, FREQUENCY_LABELS[f]) for f in FREQUENCIES], default="daily")
+    frequency = SelectField("Frequency", choices=choices_of((f, FREQUENCY_LABELS[f]) for f in FREQUENCIES), default="daily")
     interval = StringField("Interval (N)", widget=NumberInput(step=1, min=1), default="1")
-    days_of_week = SelectMultipleField("Days of week", choices=[(d, DAY_NAMES[d]) for d in DAYS],
+    days_of_week = SelectMultipleField("Days of week", choices=choices_of((d, DAY_NAMES[d]) for d in DAYS),
                                        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
-                                       description="Daily and weekly schedules only; none means every day.")
+                                       description="Daily and weekly schedules. None ticked: every day (daily), the start's weekday (weekly).")
     time_of_day = StringField("Time of day", widget=TimeInput(),
                               description="Daily, weekly and monthly schedules; default: the start's time.")
     day_of_month = StringField("Day of month", widget=NumberInput(step=1, min=1, max=31),
@@ -64,11 +64,11 @@ class JobFormBase(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = timezone_choices()
+        zones = timezone_choices()
         current = self.timezone.data
-        if current and current not in {value for value, _ in choices}:
-            choices = [(current, current), *choices]  # keep an unusual zone visible (the core judges it)
-        self.timezone.choices = choices
+        if current and current not in {value for value, _ in zones}:
+            zones = [(current, current), *zones]  # keep an unusual zone visible (the core judges it)
+        self.timezone.choices = choices_of(zones)
 
 
 def build(job_type: JobType, event_choices: dict[str, list[str]]) -> tuple[type[JobFormBase], list[Param]]:
@@ -150,8 +150,8 @@ def place_errors(form: JobFormBase, params: list[Param], messages: dict[str, lis
         if target is None and head in ("name", "notify_email") and not rest:
             target = head
         if target is None:
-            general.extend(reasons if head in ("event", "application", "job_type") or not rest
-                           else [f"{rest}: {r}" for r in reasons])
+            plain = not rest or first == "_schema" or head in ("event", "application", "job_type")
+            general.extend(reasons if plain else [f"{rest}: {r}" for r in reasons])
             continue
         field = form[target]
         field.errors = [*field.errors, *reasons]

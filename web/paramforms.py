@@ -21,7 +21,21 @@ from wtforms.widgets import (
 
 from connectors.plugin_api import JobType
 
+try:  # WTForms 3.3 deprecates (value, label) tuples for SelectChoice
+    from wtforms.fields.choices import SelectChoice as _SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    _SelectChoice = None
+
 PREFIX = "p_"
+
+
+def choice(value: str, label: str):
+    """One select option, in the form the installed WTForms prefers."""
+    return _SelectChoice(value, label) if _SelectChoice is not None else (value, label)
+
+
+def choices_of(pairs) -> list:
+    return [choice(value, label) for value, label in pairs]
 
 
 @dataclass(frozen=True)
@@ -89,21 +103,21 @@ def _field(name: str, mf: fields.Field, event_values: list[str] | None) -> tuple
     default = _default(mf)
     inner = mf.inner if isinstance(mf, fields.List) else None
     target = inner or mf
-    choices = [(v, v) for v in event_values] if event_values is not None else _choices(target)
-    if mf.required and not isinstance(mf, fields.Boolean) and not (inner is not None and choices is not None):
+    options = [(v, v) for v in event_values] if event_values is not None else _choices(target)
+    if mf.required and not isinstance(mf, fields.Boolean) and not (inner is not None and options is not None):
         kw["render_kw"]["required"] = True  # a checkbox list cannot say "at least one": the core does
-    if inner is not None and choices is not None:
+    if inner is not None and options is not None:
         kind = "multi"
-        unbound = SelectMultipleField(choices=choices, default=[str(d) for d in default or ()],
+        unbound = SelectMultipleField(choices=choices_of(options), default=[str(d) for d in default or ()],
                                       widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), **kw)
     elif inner is not None:
         kind = "lines"
         kw["description"] = (kw["description"] + " " if kw["description"] else "") + "One value per line."
         unbound = TextAreaField(default="\n".join(map(str, default or ())), **kw)
-    elif choices is not None:
+    elif options is not None:
         kind = "select"
         blank = [] if default is not None else [("", "— choose —" if mf.required else "— none —")]
-        unbound = SelectField(choices=blank + choices, default="" if default is None else str(default), **kw)
+        unbound = SelectField(choices=choices_of(blank + options), default="" if default is None else str(default), **kw)
     elif isinstance(mf, fields.Boolean):
         kind = "boolean"
         unbound = BooleanField(default=bool(default), **kw)

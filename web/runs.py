@@ -8,7 +8,8 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors.jobs.runs import request_cancel, settle_job
+from connectors.jobs.runs import request_cancel
+from connectors.jobs.submit import SubmitError, set_enabled
 from connectors.jobs.submit import run_now as core_run_now
 from connectors.models import OUTCOMES, Job, JobRun, RunRecord
 
@@ -81,13 +82,11 @@ def job_detail(job_id: int):
 def run_now(job_id: int):
     db = get_db()
     job = access.job_or_404(job_id)
-    if not job.enabled:
-        flash("The job is disabled: enable it before running it.", "error")
+    try:
+        run = core_run_now(db, job)
+    except SubmitError as exc:
+        flash(f"Not run: {' '.join(exc.messages['job'])}.", "error")
         return redirect(url_for(".job_detail", job_id=job.id))
-    if db.scalar(select(JobRun.id).where(JobRun.job_id == job.id, JobRun.status.in_(ACTIVE)).limit(1)):
-        flash("A run of this job is already queued or running.", "error")  # no overlapping runs
-        return redirect(url_for(".job_detail", job_id=job.id))
-    run = core_run_now(db, job)
     db.commit()
     flash(f"Run #{run.id} queued.", "success")
     return redirect(url_for(".job_detail", job_id=job.id, run=run.id))
@@ -107,9 +106,7 @@ def _set_enabled(job_id: int, enabled: bool):
     """A disabled job keeps its schedule but the scheduler skips it; the state follows the core's rule."""
     db = get_db()
     job = access.job_or_404(job_id)
-    job.enabled = enabled
-    db.flush()
-    settle_job(db, job.id)
+    set_enabled(db, job, enabled)
     db.commit()
     flash(f"Job {'enabled' if enabled else 'disabled'}.", "success")
     return redirect(url_for(".job_detail", job_id=job.id))
@@ -134,7 +131,6 @@ def run_status(run_id: int):
     run = access.run_or_404(run_id)
     count = db.scalar(select(func.count(RunRecord.id)).where(RunRecord.run_id == run.id)) or 0
     payload = status_payload(run, _timezone(run.job), count)
-    db.rollback()  # end the read transaction now: workers are writing progress to these rows
     response = jsonify(payload)
     response.headers["Cache-Control"] = "no-store"
     return response

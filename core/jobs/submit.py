@@ -99,8 +99,19 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
 
 
 def run_now(session: Session, job: Job) -> JobRun:
-    """An extra run of an existing job, outside its schedule."""
+    """An extra run of an existing job, outside its schedule; never two runs of one job at once."""
+    if not job.enabled:
+        raise SubmitError({"job": ["the job is disabled: enable it before running it"]})
+    if session.scalar(select(JobRun.id).where(JobRun.job_id == job.id, JobRun.status.in_(("queued", "running"))).limit(1)):
+        raise SubmitError({"job": ["a run of this job is already queued or running"]})
     return runs.enqueue(session, job, trigger="manual")
+
+
+def set_enabled(session: Session, job: Job, enabled: bool) -> None:
+    """A disabled job keeps its schedule but the scheduler skips it; its state follows the runs."""
+    job.enabled = enabled
+    session.flush()
+    runs.settle_job(session, job.id)
 
 
 def clear_ended_jobs(session: Session, account_id: int, event_id: int | None) -> int:

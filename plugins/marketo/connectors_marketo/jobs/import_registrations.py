@@ -40,8 +40,6 @@ class ImportRegistrationsParams(Schema):
         "label": "Page size", "order": 7, "description": "Leads read per Marketo call (1-300)"})
     max_records = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1), metadata={
         "label": "Maximum leads", "order": 8, "description": "Stop after this many leads (empty: all)"})
-    notification_email = fields.Email(load_default=None, allow_none=True, metadata={
-        "label": "Notification e-mail", "order": 9, "description": "Who to tell when the run ends"})
 
     @validates_schema
     def _one_list(self, data: dict[str, Any], **kwargs: Any) -> None:
