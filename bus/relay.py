@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors import outbox
 from connectors.db import transaction
 from connectors.models import Outbox
+from connectors.services import Services
 
 from .topology import Topology
 from .transport import connect, is_amqp, release
@@ -28,10 +29,18 @@ RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "
 
 
 class Relay:
-    """Publishes pending outbox rows to the bus; one connection, opened on first use."""
+    """Publishes pending outbox rows to the bus; one connection, opened on first use.
 
-    def __init__(self, factory: sessionmaker[Session], broker_url: str = "memory://",
-                 namespace: str = "connectors", batch_size: int = 100, confirm_timeout: float = 10.0):
+    ``Relay(factory, broker_url, namespace)``, or ``Relay(services)`` with the defaults from its settings.
+    """
+
+    def __init__(self, factory: "sessionmaker[Session] | Services", broker_url: str | None = None,
+                 namespace: str | None = None, batch_size: int = 100, confirm_timeout: float = 10.0):
+        if isinstance(factory, Services):
+            broker_url = broker_url or factory.settings.broker_url
+            namespace = namespace or factory.settings.bus_namespace
+            factory = factory.factory
+        broker_url, namespace = broker_url or "memory://", namespace or "connectors"
         self.factory, self.broker_url, self.batch_size = factory, broker_url, batch_size
         self.confirm_timeout = confirm_timeout
         self.topology = Topology.for_url(broker_url, namespace)

@@ -87,6 +87,7 @@ class Worker:
         self._paused_until = 0.0
         self._next_reap = 0.0
         self.connected = threading.Event()  # set while consuming is possible (tests and health checks)
+        self.connection: Connection | None = None  # the current one, for inspection only
 
     # -- lifecycle -------------------------------------------------------------------------------
     def run(self, stop_event: threading.Event | None = None) -> None:
@@ -98,12 +99,12 @@ class Worker:
                  self.lease_seconds, self.topology.runs_queue.name, self.broker_url.split("@")[-1])
         backoff = 1.0
         while not self._stop.is_set():
-            connection = connect(self.broker_url, heartbeat=self.heartbeat)
+            connection = self.connection = connect(self.broker_url, heartbeat=self.heartbeat)
             try:
                 connection.ensure_connection(max_retries=3, interval_start=0.5, interval_step=0.5,
                                              interval_max=2, errback=self._connect_failed)
-                self._serve(connection)
                 backoff = 1.0
+                self._serve(connection)
             except errors_of(connection) as exc:
                 log.warning("worker %s: bus connection lost (%s); reconnecting in %.0fs", self.name, exc, backoff)
             except Exception:  # noqa: BLE001 - a worker process must outlive its own bugs
@@ -119,7 +120,8 @@ class Worker:
         self._drain_slots()
 
     def stop(self) -> None:
-        """Ask ``run()`` to return: no new runs are taken; in-flight ones get ``grace_seconds``."""
+        """Ask ``run()`` to return (by setting the stop event in use): no new runs are taken;
+        in-flight ones get ``grace_seconds``."""
         self._stop.set()
 
     def _connect_failed(self, exc: Exception, interval: float) -> None:

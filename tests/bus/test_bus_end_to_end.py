@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from conftest import bus_running, wait_for
-from slowimport_plugin import IMPORT, expected_emails
 from sqlalchemy import func, select, update
 
 from connectors.bus import Relay
 from connectors.models import JobRun, Outbox, Registration
+
+from .slowimport_plugin import IMPORT, expected_emails
+from .support import bus_running, wait_for
 
 ENDED = ("succeeded", "partially_failed", "failed", "cancelled")
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import bus_running, wait_for
-from slowimport_plugin import IMPORT, expected_emails
 from sqlalchemy import select, update
 
 from connectors.models import JobRun, Outbox, utcnow
+
+from .slowimport_plugin import IMPORT, expected_emails
+from .support import bus_running, wait_for
 
 
 def test_expired_lease_is_requeued_as_next_attempt_and_resumes_from_its_checkpoint(harness, broker_url, namespace):

@@ -1,13 +1,21 @@
 """The relay's at-least-once contract: a crash between publish and mark publishes again."""
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
-from slowimport_plugin import IMPORT
+from kombu import Queue
 from sqlalchemy import select
 
 from connectors import outbox
 from connectors.bus import Relay, connect
+from connectors.config import Settings
+from connectors.db import read_session_factory
 from connectors.models import Outbox
+from connectors.services import Services
+
+from .slowimport_plugin import IMPORT
 
 
 def runs_queue_ids(relay, broker_url):
@@ -59,8 +67,6 @@ def test_events_go_to_the_topic_exchange(harness, broker_url, namespace):
     relay = Relay(harness.factory, broker_url, namespace)
     conn = connect(broker_url)
     try:
-        from kombu import Queue  # noqa: PLC0415
-
         listener = Queue(f"{namespace}.listener", relay.topology.events, routing_key="registration.#",
                          auto_delete=True)(conn.default_channel)
         relay.topology.declare(conn.default_channel)
@@ -73,7 +79,6 @@ def test_events_go_to_the_topic_exchange(harness, broker_url, namespace):
         for _ in range(50):
             if (message := listener.get(accept=["json"])) is not None:
                 break
-            import time  # noqa: PLC0415
             time.sleep(0.02)
         assert message is not None and message.payload["id"] == "evt_1"
         assert message.delivery_info["routing_key"] == "registration.status_changed"
@@ -82,3 +87,30 @@ def test_events_go_to_the_topic_exchange(harness, broker_url, namespace):
     finally:
         relay.close()
         conn.release()
+
+
+def test_relay_recovers_from_a_lost_broker_connection(harness, rabbitmq_url, amqp_namespace):
+    relay = Relay(harness.factory, rabbitmq_url, amqp_namespace)
+    try:
+        first = harness.submit(IMPORT, {"total": 1})
+        assert relay.run_once() == 1
+        relay._connection.connection.sock.shutdown(socket.SHUT_RDWR)
+        second = harness.submit(IMPORT, {"total": 1})
+        try:
+            sent = relay.run_once()
+        except Exception:  # noqa: BLE001 - allowed: the next pass must succeed
+            sent = relay.run_once()
+        assert sent == 1
+        relay.close()
+        assert runs_queue_ids(relay, rabbitmq_url) == [f"run_{first}_0", f"run_{second}_0"]
+    finally:
+        relay.close()
+
+
+def test_relay_takes_its_defaults_from_services(harness, tmp_path):
+    settings = Settings(instance_dir=tmp_path, database_url=str(harness.engine.url), broker_url="memory://",
+                        bus_namespace="fromsettings", secret_key="x")
+    services = Services(settings=settings, engine=harness.engine, factory=harness.factory,
+                        read_factory=read_session_factory(harness.engine), registry=harness.registry, box=harness.box)
+    relay = Relay(services)
+    assert (relay.factory, relay.broker_url, relay.topology.namespace) == (harness.factory, "memory://", "fromsettings")
