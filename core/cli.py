@@ -105,12 +105,12 @@ def cmd_demo(args) -> int:
     for error in services.registry.load_errors:
         print(f"warning: plugin {error.plugin} not loaded: {error.error}", file=sys.stderr)
     sandboxes, connections = [], {}
-    for offset, (name, app) in enumerate(sorted(services.registry.applications.items())):
-        if app.sandbox is not None:
-            box = app.sandbox(port=settings.sandbox_port + offset)
-            sandboxes.append(box)
-            connections[name] = box.connection
-            print(f"{app.label} sandbox on {box.url}")
+    sandboxed = [(name, app) for name, app in sorted(services.registry.applications.items()) if app.sandbox]
+    for offset, (name, app) in enumerate(sandboxed):
+        box = app.sandbox(port=settings.sandbox_port + offset)
+        sandboxes.append(box)
+        connections[name] = box.connection
+        print(f"{app.label} sandbox on {box.url}")
     with transaction(services.factory) as s:
         seed_demo(s, services.registry, services.box, connections)
     embedded = Embedded(services)
@@ -375,8 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("connectors").setLevel(logging.INFO)
     return args.func(args)
 
 

@@ -62,11 +62,16 @@ def default_mappings() -> tuple[MappingDefault, ...]:
     )
 
 
-def sandbox(port: int = 0, client_id: str = "demo-client", client_secret: str = "demo-secret", seed: bool = True):
-    """Start the local Marketo (imported here so the plugin loads without starting anything)."""
+def sandbox(port: int = 0, client_id: str = "demo-client", client_secret: str = "demo-secret", seed: bool = True,
+            latency: float = 0.25):
+    """Start the local Marketo (imported here so the plugin loads without starting anything).
+
+    ``latency`` is a real Marketo call's usual round trip, so the demo's progress moves as it would."""
     from .sandbox import start_sandbox
 
-    return start_sandbox(port=port, client_id=client_id, client_secret=client_secret, seed=seed)
+    box = start_sandbox(port=port, client_id=client_id, client_secret=client_secret, seed=seed)
+    box.latency = latency
+    return box
 
 
 MARKETO = Application(
