@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from kombu import Connection, Consumer
@@ -230,8 +231,11 @@ class Worker:
         self._next_reap = now + self.reap_interval
         try:
             requeued = runs.reap_expired(self.factory)
+            resent = runs.resend_lost_commands(self.factory, timedelta(seconds=max(60, 2 * self.lease_seconds)))
         except Exception:  # noqa: BLE001 - the next pass tries again
             log.exception("worker %s: reaping expired leases failed", self.name)
             return
         if requeued:
             log.warning("worker %s: re-queued runs whose worker stopped renewing its lease: %s", self.name, requeued)
+        if resent:
+            log.warning("worker %s: sent again the commands of runs queued too long: %s", self.name, resent)

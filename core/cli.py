@@ -49,15 +49,12 @@ def cmd_web(args) -> int:
     return 0
 
 
-def _run_until_signal(start, stop) -> int:
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM: processes run on the main thread until it is set."""
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    start(stopping)
-    while not stopping.wait(0.5):
-        pass
-    stop()
-    return 0
+    return stopping
 
 
 def cmd_worker(args) -> int:
@@ -65,8 +62,9 @@ def cmd_worker(args) -> int:
 
     services = _services(args)
     worker = Worker(services, concurrency=args.concurrency or services.settings.worker_concurrency)
-    print(f"worker {worker.name} consuming from {_safe_url(services.settings.broker_url)}")
-    return _run_until_signal(lambda stop: threading.Thread(target=worker.run, args=(stop,), daemon=True).start(), worker.stop)
+    print(f"worker {worker.name} consuming from {_safe_url(services.settings.broker_url)}", flush=True)
+    worker.run(_stop_on_signal())  # returns after in-flight runs finish or their grace period ends
+    return 0
 
 
 def cmd_relay(args) -> int:
@@ -74,20 +72,19 @@ def cmd_relay(args) -> int:
 
     services = _services(args)
     relay = Relay(services)
-    print(f"relay publishing the outbox to {_safe_url(services.settings.broker_url)}")
-    stop_event = threading.Event()
-    return _run_until_signal(lambda stop: threading.Thread(target=relay.run_forever, args=(stop,), daemon=True).start(),
-                             stop_event.set)
+    print(f"relay publishing the outbox to {_safe_url(services.settings.broker_url)}", flush=True)
+    relay.run_forever(_stop_on_signal())
+    relay.close()
+    return 0
 
 
 def cmd_scheduler(args) -> int:
     from .jobs import scheduler
 
     services = _services(args)
-    print("scheduler ticking every second")
-    return _run_until_signal(
-        lambda stop: threading.Thread(target=scheduler.run_forever, args=(services.factory,),
-                                      kwargs={"stop_event": stop}, daemon=True).start(), lambda: None)
+    print("scheduler ticking every second", flush=True)
+    scheduler.run_forever(services.factory, stop_event=_stop_on_signal())
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -139,8 +136,11 @@ def cmd_sandbox(args) -> int:
         return 2
     box = app.sandbox(port=args.port, **({"client_id": args.client_id} if args.client_id else {}),
                       **({"client_secret": args.client_secret} if args.client_secret else {}))
-    print(f"{app.label} sandbox on {box.url}; connection: {json.dumps({k: v for k, v in box.connection.items() if 'secret' not in k})}")
-    return _run_until_signal(lambda stop: None, box.stop)
+    print(f"{app.label} sandbox on {box.url}; connection: "
+          f"{json.dumps({k: v for k, v in box.connection.items() if 'secret' not in k})}", flush=True)
+    _stop_on_signal().wait()
+    box.stop()
+    return 0
 
 
 # -- information -------------------------------------------------------------------------------

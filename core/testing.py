@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .db import make_engine, session_factory, transaction
+from .db import make_engine, read_session_factory, session_factory, transaction
 from .models import Base, Event, Job, JobRun, Profile, Registration, RunRecord, StatusChangeEvent
 from .plugin_api import Application, JobType
 from .plugins import PluginManager
@@ -43,6 +43,7 @@ class Harness:
         self.engine = make_engine(database_url or f"sqlite:///{Path(tmp_path) / 'connectors-test.db'}")
         Base.metadata.create_all(self.engine)
         self.factory = session_factory(self.engine)
+        self.read_factory = read_session_factory(self.engine)  # assertions never wait on a run's writes
         self.box = SecretBox("connectors-testing")
         if registry is None:
             registry = PluginManager()
@@ -96,25 +97,25 @@ class Harness:
         return self.execute(new_id)
 
     def result(self, run_id: int) -> RunResult:
-        with self.factory() as s:
+        with self.read_factory() as s:
             run = s.get(JobRun, run_id)
             records = [{"key": r.record_key, "outcome": r.outcome, "code": r.code, "message": r.message, "stage": r.stage}
                        for r in s.scalars(select(RunRecord).where(RunRecord.run_id == run_id).order_by(RunRecord.id))]
             return RunResult(run.id, run.status, dict(run.counters or {}), run.error, records, list(run.log or []), run.checkpoint)
 
     def profiles(self) -> list[dict[str, Any]]:
-        with self.factory() as s:
+        with self.read_factory() as s:
             return [{c.name: getattr(p, c.name) for c in Profile.__table__.columns} for p in s.scalars(select(Profile).order_by(Profile.id))]
 
     def registrations(self) -> list[dict[str, Any]]:
-        with self.factory() as s:
+        with self.read_factory() as s:
             rows = s.execute(select(Registration, Profile).join(Profile).order_by(Registration.id))
             return [{"registration_code": r.registration_code, "status_label": r.status_label,
                      "attendee_type_code": r.attendee_type_code, "version": r.version, "email": p.email,
                      "profile_id": p.id, "source": r.source} for r, p in rows]
 
     def status_events(self) -> list[dict[str, Any]]:
-        with self.factory() as s:
+        with self.read_factory() as s:
             return [e.payload for e in s.scalars(select(StatusChangeEvent).order_by(StatusChangeEvent.occurred_at))]
 
     def close(self) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import outbox
 from ..db import transaction
-from ..models import Job, JobRun, utcnow
+from ..models import Job, JobRun, Outbox, utcnow
 from .states import job_state_after_run
 
 
@@ -87,6 +87,29 @@ def reap_expired(factory: sessionmaker[Session], now: datetime | None = None, li
             outbox.add_run_requested(s, run.id, run.attempt)
             requeued.append(run.id)
     return requeued
+
+
+def resend_lost_commands(factory: sessionmaker[Session], older_than: timedelta,
+                         now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Send the command again for runs queued longer than ``older_than`` whose last command went
+    out: a message dead-lettered, or lost with an in-memory bus, must not strand a run. The claim
+    is a compare-and-set, so a command that was only slow is harmless twice."""
+    now = now or utcnow()
+    resent: list[int] = []
+    with transaction(factory) as s:
+        stale = list(s.scalars(select(JobRun).where(JobRun.status == "queued", JobRun.queued_at < now - older_than,
+                                                    JobRun.cancel_requested.is_(False)).order_by(JobRun.id).limit(limit)))
+        for run in stale:
+            prefix = f"run_{run.id}_{run.attempt}"
+            last = s.execute(select(func.max(Outbox.created_at), func.count(Outbox.id), func.count(Outbox.sent_at))
+                             .where(or_(Outbox.message_id == prefix, Outbox.message_id.like(prefix + "_r%")))).one()
+            newest, total, sent = last
+            if total != sent or (newest is not None and newest > now - older_than):
+                continue  # a command is still waiting in the outbox, or went out recently
+            outbox.add(s, exchange=outbox.COMMANDS, routing_key="runs", type=outbox.RUN_REQUESTED,
+                       payload={"run_id": run.id, "attempt": run.attempt}, message_id=f"{prefix}_r{total}")
+            resent.append(run.id)
+    return resent
 
 
 def request_cancel(session: Session, run: JobRun) -> bool:

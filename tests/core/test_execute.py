@@ -139,3 +139,22 @@ def test_registration_uniqueness_holds_in_the_database(harness):
     with harness.factory() as s:
         pairs = s.execute(select(Registration.event_id, Registration.profile_id)).all()
     assert len(pairs) == len(set(pairs))
+
+
+def test_a_lost_command_is_sent_again_but_not_while_one_is_pending(harness):
+    from datetime import timedelta
+
+    from connectors.models import utcnow
+    from connectors.outbox import mark_sent, pending
+
+    run_id = harness.submit("sample.import_people", {"people": PEOPLE})
+    later = utcnow() + timedelta(minutes=10)
+    assert runs.resend_lost_commands(harness.factory, timedelta(minutes=5), now=later) == []  # still unsent
+    with transaction(harness.factory) as s:
+        mark_sent(s, [row.id for row in pending(s)])
+    assert runs.resend_lost_commands(harness.factory, timedelta(minutes=5)) == []  # queued only just now
+    assert runs.resend_lost_commands(harness.factory, timedelta(minutes=5), now=later) == [run_id]
+    assert runs.resend_lost_commands(harness.factory, timedelta(minutes=5), now=later) == []  # one is pending
+    with harness.factory() as s:
+        assert [row.message_id for row in pending(s)] == [f"run_{run_id}_0_r1"]
+    assert harness.execute(run_id).status == "succeeded"
