@@ -86,6 +86,12 @@ def test_demo_runs_a_cli_submitted_import_and_the_admin_shows_it(demo):
     assert shown["status"] == run["status"]
     assert any(p["code"] for p in shown["problems"])  # leads without email are reported with a reason
 
+    bad = cli(demo, "jobs", "submit", "--event", "SUMMIT26", "--type", "marketo.import_leads_as_registrations",
+              "--params", json.dumps({"page_size": 1000}), "--json")
+    assert bad.returncode == 2
+    errors = json.loads(bad.stdout)["errors"]
+    assert "params.page_size" in errors and "params.static_list_name" in errors
+
     builder = login(demo["url"], "builder@demo.example", "demo-builder")
     page = builder.get(demo["url"] + "events/SUMMIT26/connectors")
     assert page.ok and "Import Marketo Leads as Registrations" in page.text

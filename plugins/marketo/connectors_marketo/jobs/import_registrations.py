@@ -41,7 +41,7 @@ class ImportRegistrationsParams(Schema):
     max_records = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1), metadata={
         "label": "Maximum leads", "order": 8, "description": "Stop after this many leads (empty: all)"})
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # report a missing list with the other errors
     def _one_list(self, data: dict[str, Any], **kwargs: Any) -> None:
         if (data.get("static_list_name") is None) == (data.get("static_list_id") is None):
             raise ValidationError("Give the static list's name or its id (one of them).", "static_list_name")
