@@ -379,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         logging.getLogger("connectors").setLevel(logging.INFO)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request; our banner has the URL
     return args.func(args)
 
 

@@ -41,6 +41,10 @@
       setText("started_at_text", data.started_at_text);
       setText("ended_at_text", data.ended_at_text);
       setText("problems", data.problems);
+      if (data.problems) {
+        setText("problems_empty", "Records with problems so far: " + data.problems +
+          ". They are listed here, with their reasons, when the run ends.");
+      }
       Object.keys(data.counters).forEach(function (outcome) {
         var cell = root.querySelector('[data-count="' + outcome + '"]');
         if (cell) {
