@@ -138,3 +138,13 @@ def test_wrong_registration_type_and_bad_hook_signature():
 def test_sample_plugin_passes_the_contract():
     registry = check_plugin_contract(sample_plugin)
     assert isinstance(registry.application("sample"), Application)
+
+
+def test_disabled_plugins_variable_reaches_the_cli(site, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(site), "CONNECTORS_INSTANCE_DIR": str(tmp_path / "instance"),
+           "CONNECTORS_DISABLED_PLUGINS": "broken, good"}
+    data = json.loads(subprocess.run([sys.executable, "-m", "connectors", "plugins", "--json"], env=env,
+                                     capture_output=True, text=True, check=True).stdout)
+    assert data["disabled"] == ["broken", "good"]
+    assert "good" not in {p["name"] for p in data["plugins"]}
+    assert "broken" not in {e["plugin"] for e in data["load_errors"]}
