@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 SHARED ?= ../shared
 
-.PHONY: demo test install services bench clean
+.PHONY: demo test install services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,6 @@ test: install
 services:
 	@bash .ci/services
 
-bench: install
-	$(BIN)/python bench/marketo.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
