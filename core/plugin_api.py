@@ -84,3 +84,8 @@ class JobFailed(Exception):
     def __init__(self, message: str, code: str | None = None):
         super().__init__(message)
         self.code = code
+
+
+class QuotaExhausted(JobFailed):
+    """Raised when the target's API budget is used up: the run ends as ``quota_exhausted`` with
+    what it saved so far, and the job's next run resumes from its checkpoint."""

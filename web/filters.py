@@ -8,7 +8,7 @@ from flask import Flask
 
 from .joblist import words
 
-RESULT_CLASSES = {"succeeded": "ok", "partially_failed": "warn", "failed": "bad", "cancelled": "muted",
+RESULT_CLASSES = {"succeeded": "ok", "partially_failed": "warn", "quota_exhausted": "warn", "failed": "bad", "cancelled": "muted",
                   "queued": "info", "running": "info", "scheduled": "info", "ended": "muted", "disabled": "muted"}
 
 

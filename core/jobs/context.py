@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -14,6 +15,7 @@ from ..mapping import Mappings
 from ..models import OUTCOMES, JobRun, RunRecord
 from ..store import Store
 from . import runs
+from .ledger import Ledger
 from .runs import Claim
 
 USER_AGENT = "connectors/0.1 (+https://github.com/connectors)"
@@ -75,14 +77,15 @@ class RunLog:
 class JobContext:
     """Built by the core for one run attempt. Handlers use only the attributes documented here:
     ``connection``, ``mappings``, ``store``, ``params``, ``progress()``, ``record()``,
-    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``run_id``, ``attempt``."""
+    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``ledger``, ``since``, ``run_id``, ``attempt``."""
 
     MAX_LOG_LINES = 500
 
     def __init__(self, *, factory: sessionmaker[Session], session: Session, claim: Claim, store: Store,
                  connection: dict[str, Any], mappings: Mappings, checkpoint: dict[str, Any] | None,
                  counters: dict[str, int] | None = None, progress: tuple[int, int | None] = (0, None),
-                 log_lines: list[dict[str, Any]] | None = None):
+                 log_lines: list[dict[str, Any]] | None = None, job_id: int | None = None,
+                 since: datetime | None = None):
         self._factory, self._session, self._claim = factory, session, claim
         self.store, self.connection, self.mappings = store, connection, mappings
         self.checkpoint = Checkpoint(self, checkpoint)
@@ -95,6 +98,9 @@ class JobContext:
         self._pending_log: list[dict[str, Any]] = []
         self._cancel_seen, self._cancel_checked_at = False, 0.0
         self._http: TimeoutSession | None = None
+        self.ledger = Ledger(session, job_id, claim.run_id) if job_id is not None else None
+        #: start of this job's last successful run (None if none): the watermark of incremental modes
+        self.since = since
 
     @property
     def run_id(self) -> int:
@@ -146,6 +152,8 @@ class JobContext:
                   "log": log_lines, **final}
         if self._pending_records:
             s.add_all(self._pending_records)
+        if self.ledger is not None:
+            self.ledger.flush()
         res = s.execute(update(JobRun).where(*runs.owned(self._claim)).values(**values)
                         .execution_options(synchronize_session=False))
         if res.rowcount != 1:
@@ -162,6 +170,8 @@ class JobContext:
         self.counters = Counter(counters)
         self.checkpoint._state = state
         self._pending_records = []
+        if self.ledger is not None:
+            self.ledger.discard()
 
     def close(self) -> None:
         if self._http is not None:

@@ -8,12 +8,13 @@ import logging
 import threading
 import traceback
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import transaction
 from ..mapping import Mapping, Mappings
-from ..models import Account, Event, JobRun, PluginConfig, utcnow
-from ..plugin_api import JobFailed
+from ..models import ENDED_RUN_STATUSES, Account, Event, JobRun, PluginConfig, utcnow
+from ..plugin_api import JobFailed, QuotaExhausted
 from ..plugins import PluginManager
 from ..secrets import SecretBox
 from ..store import Store
@@ -59,14 +60,29 @@ def build_context(factory: sessionmaker[Session], registry: PluginManager, box: 
     mappings = Mappings(Mapping(m.direction, m.certain_field, m.remote_field, m.transform, m.update_policy,
                                 m.is_match_key, m.required) for m in config.mappings)
     params = job_type.params_schema().load(job.params or {})
+    checkpoint, log_lines = run.checkpoint, list(run.log or [])
+    previous = _previous_runs(session, run)
+    if checkpoint is None and previous.get("last_ended") is not None and previous["last_ended"].status == "quota_exhausted":
+        checkpoint = previous["last_ended"].checkpoint
+        log_lines.append(runs.log_entry("info", f"resuming where run #{previous['last_ended'].id} stopped (API quota)"))
     ctx = JobContext(
         factory=factory, session=session, claim=claim,
         store=Store(session, account, event, actor={"type": "job", "id": str(job.id)}),
-        connection=connection, mappings=mappings, checkpoint=run.checkpoint,
+        connection=connection, mappings=mappings, checkpoint=checkpoint,
         counters=dict(run.counters or {}), progress=(run.progress_done or 0, run.progress_total),
-        log_lines=list(run.log or []))
+        log_lines=log_lines, job_id=job.id,
+        since=previous["last_success"].started_at if previous.get("last_success") is not None else None)
     session.commit()  # hold no transaction (nor SQLite's write lock) while the handler waits on the network
     return job_type, params, ctx
+
+
+def _previous_runs(session, run: JobRun) -> dict[str, JobRun | None]:
+    """The job's last ended run and last successful one before this run."""
+    earlier = select(JobRun).where(JobRun.job_id == run.job_id, JobRun.id < run.id).order_by(JobRun.id.desc())
+    return {
+        "last_ended": session.scalar(earlier.where(JobRun.status.in_(ENDED_RUN_STATUSES)).limit(1)),
+        "last_success": session.scalar(earlier.where(JobRun.status == "succeeded").limit(1)),
+    }
 
 
 def execute_run(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, claim: Claim,
@@ -81,11 +97,15 @@ def execute_run(factory: sessionmaker[Session], registry: PluginManager, box: Se
         except Exception as exc:
             return _fail_before_start(factory, claim, exc)
         ctx.log.info("attempt %s started on %s", claim.attempt + 1, claim.worker)
-        error = None
+        error, quota = None, False
         try:
             job_type.run(ctx, params)
         except LeaseLost:
             raise
+        except QuotaExhausted as exc:  # keep what was saved: the next run resumes from it
+            ctx.discard()
+            error, quota = f"{exc.code}: {exc}" if exc.code else str(exc), True
+            ctx.log.warning("API quota exhausted: %s", error)
         except JobFailed as exc:
             ctx.discard()
             error = f"{exc.code}: {exc}" if exc.code else str(exc)
@@ -94,7 +114,8 @@ def execute_run(factory: sessionmaker[Session], registry: PluginManager, box: Se
             ctx.discard()
             error = f"unexpected error: {exc!r}"
             ctx.log.error("%s\n%s", error, traceback.format_exc(limit=5))
-        status = final_status(ctx.counters, error=error is not None, cancelled=error is None and ctx.cancelled())
+        status = final_status(ctx.counters, error=error is not None, cancelled=error is None and ctx.cancelled(),
+                              quota=quota)
         ctx.log.info("run ended: %s (%s)", status, ", ".join(f"{k} {v}" for k, v in sorted(ctx.counters.items())) or "no records")
         ctx.commit(status=status, error=error, ended_at=utcnow(), lease_until=None)
         _settle(factory, claim.run_id)

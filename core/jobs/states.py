@@ -5,9 +5,10 @@ from typing import Mapping
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "queued": ("running", "cancelled"),
-    "running": ("succeeded", "partially_failed", "failed", "cancelled", "queued"),  # queued: lease expired
+    "running": ("succeeded", "partially_failed", "quota_exhausted", "failed", "cancelled", "queued"),  # queued: lease expired
     "succeeded": (),
     "partially_failed": (),
+    "quota_exhausted": (),
     "failed": (),
     "cancelled": (),
 }
@@ -22,8 +23,11 @@ def check_transition(current: str, new: str) -> None:
         raise InvalidTransition(f"a run cannot go from {current} to {new}")
 
 
-def final_status(counters: Mapping[str, int], *, error: bool, cancelled: bool) -> str:
-    """How a run ended: failed on an error, cancelled if asked, else by its records' outcomes."""
+def final_status(counters: Mapping[str, int], *, error: bool, cancelled: bool, quota: bool = False) -> str:
+    """How a run ended: quota_exhausted or failed on an error, cancelled if asked, else by its
+    records' outcomes."""
+    if quota:
+        return "quota_exhausted"
     if error:
         return "failed"
     if cancelled:

@@ -1,14 +1,22 @@
 """SQLAlchemy models. Internal to the core: plugins see the store through ``JobContext``."""
+from .agenda import (
+    AGENDA_ITEM_STATUSES, SESSION_STATUSES, AgendaItem, AgendaItemRegistration, Session, SessionRegistration, Tag,
+    TagPoints,
+)
 from .base import Base, UTCDateTime, utcnow
 from .connector import DIRECTIONS, UPDATE_POLICIES, FieldMapping, PluginConfig
 from .events import Outbox, StatusChangeEvent
-from .jobs import ENDED_RUN_STATUSES, JOB_STATES, OUTCOMES, RUN_STATUSES, Job, JobRun, RunRecord, Schedule
+from .jobs import (
+    ENDED_RUN_STATUSES, JOB_STATES, OUTCOMES, RUN_STATUSES, Job, JobRun, LedgerEntry, RunRecord, Schedule,
+)
 from .store import (
     CLASSIFICATIONS, PROFILE_FIELDS, ROLES, Account, AttendeeType, Event, ExternalId, Profile, Registration,
     RegistrationStatus, User,
 )
 
 __all__ = [
+    "AGENDA_ITEM_STATUSES", "SESSION_STATUSES", "AgendaItem", "AgendaItemRegistration", "Session",
+    "SessionRegistration", "Tag", "TagPoints", "LedgerEntry",
     "Base", "UTCDateTime", "utcnow", "DIRECTIONS", "UPDATE_POLICIES", "FieldMapping", "PluginConfig",
     "Outbox", "StatusChangeEvent", "ENDED_RUN_STATUSES", "JOB_STATES", "OUTCOMES", "RUN_STATUSES",
     "Job", "JobRun", "RunRecord", "Schedule", "CLASSIFICATIONS", "PROFILE_FIELDS", "ROLES", "Account",

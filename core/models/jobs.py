@@ -10,8 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, UTCDateTime, utcnow
 
 JOB_STATES = ("scheduled", "running", "ended", "disabled")
-RUN_STATUSES = ("queued", "running", "succeeded", "partially_failed", "failed", "cancelled")
-ENDED_RUN_STATUSES = ("succeeded", "partially_failed", "failed", "cancelled")
+RUN_STATUSES = ("queued", "running", "succeeded", "partially_failed", "quota_exhausted", "failed", "cancelled")
+#: quota_exhausted: the target's API budget ran out; the job's next run resumes from this one's checkpoint
+ENDED_RUN_STATUSES = ("succeeded", "partially_failed", "quota_exhausted", "failed", "cancelled")
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 
 
@@ -98,3 +99,17 @@ class RunRecord(Base):
     code: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerEntry(Base):
+    """What a job already did for a key (a registration it triggered a campaign for, with the
+    status it had): recurring runs skip keys whose fingerprint has not changed."""
+
+    __tablename__ = "job_ledger"
+    __table_args__ = (UniqueConstraint("job_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(320))
+    fingerprint: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

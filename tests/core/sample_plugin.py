@@ -1,7 +1,7 @@
 """A small plugin for core tests: imports people given in its parameters, a page at a time."""
 from marshmallow import Schema, fields, validate
 
-from connectors import Application, JobFailed, JobType, MappingDefault, hookimpl
+from connectors import Application, JobFailed, JobType, MappingDefault, QuotaExhausted, hookimpl
 
 
 class SampleConnection(Schema):
@@ -43,6 +43,24 @@ def import_people(ctx, params):
         ctx.checkpoint.save({"offset": offset + size})
         if params["fail_with"] == "after_first_page":
             raise RuntimeError("connection reset")
+        if params["fail_with"] == "quota_after_first_page" and state["offset"] == 0:
+            raise QuotaExhausted("daily quota reached", code="607")
+
+
+class NotifyParams(Schema):
+    status_labels = fields.List(fields.String(), load_default=None, metadata={"label": "Statuses"})
+
+
+def notify(ctx, params):
+    """An outbound job: tells the remote side about registrations whose status it has not seen."""
+    ctx.log.info("since %s", ctx.since.isoformat() if ctx.since else "the beginning")
+    for batch in ctx.store.iter_registrations(status_labels=params["status_labels"]):
+        seen = {r.registration_code: r.status_label for r in batch}
+        changed = ctx.ledger.changed(seen)
+        for code in seen:
+            ctx.record(code, "updated" if code in changed else "unchanged")
+        ctx.ledger.put(changed)
+        ctx.checkpoint.save(None)
 
 
 @hookimpl
@@ -61,3 +79,5 @@ def register_job_types(register):
     register(JobType(key="sample.import_people", label="Import Sample People", application="sample", scope="event",
                      params_schema=ImportPeopleParams, run=import_people,
                      event_choices={"attendee_type_code": "attendee_types", "status_label": "registration_statuses"}))
+    register(JobType(key="sample.notify", label="Notify Sample", application="sample", scope="event",
+                     params_schema=NotifyParams, run=notify))

@@ -158,3 +158,27 @@ def test_a_lost_command_is_sent_again_but_not_while_one_is_pending(harness):
     with harness.factory() as s:
         assert [row.message_id for row in pending(s)] == [f"run_{run_id}_0_r1"]
     assert harness.execute(run_id).status == "succeeded"
+
+
+def test_quota_exhausted_run_keeps_its_pages_and_the_next_run_resumes(harness):
+    first = harness.run("sample.import_people", {"people": PEOPLE, "fail_with": "quota_after_first_page"})
+    assert first.status == "quota_exhausted" and first.error == "607: daily quota reached"
+    assert first.checkpoint == {"offset": 2} and len(harness.registrations()) == 2
+    second = harness.rerun(first.run_id)
+    assert second.status == "succeeded"
+    assert any("resuming where run #%d stopped" % first.run_id in line["message"] for line in second.log)
+    assert any("starting at offset 2" in line["message"] for line in second.log)
+    assert sorted(r["email"] for r in harness.registrations()) == ["ann@example.com", "bob@example.com", "cy@example.com"]
+
+
+def test_ledger_and_watermark_make_recurring_runs_incremental(harness):
+    harness.run("sample.import_people", {"people": PEOPLE[:2]})
+    first = harness.run("sample.notify", {})
+    assert first.counters == {"updated": 2}
+    assert any("since the beginning" in line["message"] for line in first.log)
+    second = harness.rerun(first.run_id)
+    assert second.counters == {"unchanged": 2}
+    assert any(line["message"].startswith("since 20") for line in second.log)  # the first run's start
+    harness.run("sample.import_people", {"people": PEOPLE[:1], "status_label": "Attended", "overwrite_status": True})
+    third = harness.rerun(first.run_id)
+    assert third.counters == {"updated": 1, "unchanged": 1}
