@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .accounts import hash_password
+from .demo_agenda import seed_programme
 from .catalogue import STANDARD_ATTENDEE_TYPES, STANDARD_STATUSES
 from .models import Account, AttendeeType, Event, FieldMapping, PluginConfig, RegistrationStatus, User
 from .plugins import PluginManager
@@ -88,6 +89,7 @@ def seed_demo(session: Session, registry: PluginManager, box: SecretBox,
         applications=sorted(connections))
     get_or_create_event(session, account, "WEBINAR26", "Spring Webinar Series", tz="America/New_York",
                         applications=sorted(connections))
+    seed_programme(session, account, event)
     for login, name, role, password in DEMO_USERS:
         get_or_create_user(session, account, login, name, role, password)
     for application, connection in connections.items():

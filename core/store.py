@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from . import status_events
+from . import metrics, status_events
 from .models import (
     PROFILE_FIELDS, Account, AttendeeType, Event, ExternalId, Profile, Registration, RegistrationStatus,
 )
@@ -42,12 +42,18 @@ class EventInfo:
 
 @dataclass(frozen=True)
 class RegistrationView:
+    """A registration and its person, as outbound jobs read them. ``position`` orders them: save
+    the last one handled as a checkpoint and pass it back as ``after`` to resume."""
+
     registration_code: str
     status_label: str
     attendee_type_code: str
     version: int
     profile: dict[str, Any]
     external_ids: dict[str, Any]
+    position: int = 0
+    classification: str | None = None
+    date_modified: datetime | None = None
 
 
 def new_code(prefix: str, length: int = 8) -> str:
@@ -250,22 +256,87 @@ class Store:
             previous=(previous, statuses[previous].classification) if previous in statuses else None,
             current=(cur.label, cur.classification), tags=list(cur.tags or []), actor=self._actor)
 
-    def iter_registrations(self, status_labels: Iterable[str] | None = None, batch_size: int = 500) -> Iterator[list[RegistrationView]]:
-        """The event's registrations with their profiles, in batches, in id order."""
+    def iter_registrations(self, status_labels: Iterable[str] | None = None, attendee_types: Iterable[str] | None = None,
+                           modified_since: datetime | None = None, after: int = 0,
+                           batch_size: int = 500) -> Iterator[list[RegistrationView]]:
+        """The event's registrations with their profiles, in batches, in ``position`` order.
+
+        ``modified_since`` keeps those whose registration, profile, sessions or agenda items
+        changed at or after that time (the incremental modes' watermark)."""
         event = self._require_event()
-        last_id = 0
+        classes = {label: st.classification for label, st in self._status_catalogue(event).items()}
+        last_id = after
         while True:
             q = (select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id)
                  .where(Registration.event_id == event.id, Registration.id > last_id).order_by(Registration.id).limit(batch_size))
             if status_labels is not None:
                 q = q.where(Registration.status_label.in_(list(status_labels)))
+            if attendee_types is not None:
+                q = q.where(Registration.attendee_type_code.in_(list(attendee_types)))
+            if modified_since is not None:
+                q = q.where(metrics.changed_since(modified_since))
             batch = self._session.execute(q).all()
             if not batch:
                 return
             last_id = batch[-1][0].id
-            yield [RegistrationView(r.registration_code, r.status_label, r.attendee_type_code, r.version,
-                                    {f: getattr(p, f) for f in PROFILE_FIELDS}, dict(p.external_ids or {}))
-                   for r, p in batch]
+            yield [_view(r, p, classes) for r, p in batch]
+
+    def link_external_ids(self, rows: list[dict[str, Any]]) -> list[UpsertResult]:
+        """Record remote ids on the profiles of registrations: ``rows`` are ``{"key",
+        "registration_code", "external_ids": {"marketo_lead_id": "123"}}``. An id that already
+        belongs to another profile of the account is refused (failed, ``external_id_taken``)."""
+        event = self._require_event()
+        codes = {r["registration_code"] for r in rows}
+        profiles = dict(self._session.execute(select(Registration.registration_code, Profile).join(
+            Profile, Profile.id == Registration.profile_id).where(Registration.event_id == event.id,
+                                                                  Registration.registration_code.in_(codes))).all())
+        owners = self._profiles_by_external_id([{"external_ids": r.get("external_ids")} for r in rows])
+        links = self._links_of(p.id for p in profiles.values())
+        results = []
+        for row in rows:
+            key, profile = str(row["key"]), profiles.get(row["registration_code"])
+            if profile is None:
+                results.append(UpsertResult(key, "failed", code="not_found", message=f"no registration {row['registration_code']}"))
+                continue
+            ext = {sys: str(rid) for sys, rid in (row.get("external_ids") or {}).items() if rid not in (None, "")}
+            taken = [(sys, rid) for sys, rid in ext.items() if owners.get((sys, rid)) not in (None, profile)]
+            if taken:
+                sys, rid = taken[0]
+                results.append(UpsertResult(key, "failed", id=profile.id, code="external_id_taken",
+                                            message=f"{sys} {rid} already belongs to profile {owners[(sys, rid)].pin}"))
+                continue
+            same = all(links[profile.id].get(sys) == rid for sys, rid in ext.items())
+            if not same:
+                for sys, rid in ext.items():
+                    if links[profile.id].get(sys) not in (None, rid):  # the remote record changed: follow it
+                        self._session.execute(delete(ExternalId).where(ExternalId.profile_id == profile.id, ExternalId.system == sys))
+                        links[profile.id].pop(sys)
+                self._link(profile, ext, links)
+                for sys, rid in ext.items():
+                    owners[(sys, rid)] = profile
+            results.append(UpsertResult(key, "unchanged" if same else "updated", id=profile.id))
+        self._session.flush()
+        return results
+
+    # -- metrics ---------------------------------------------------------------------------------
+    def tag_names(self) -> list[str]:
+        """The account's interest tags, in name order."""
+        return metrics.tag_names(self._session, self._account.id)
+
+    def engagement(self, positions: list[int]) -> dict[int, metrics.Engagement]:
+        """Engagement figures of these registrations (by ``position``)."""
+        return metrics.engagement(self._session, positions)
+
+    def interest(self, positions: list[int], session_statuses: Iterable[str] = ("Registered", "Attended"),
+                 agenda_statuses: Iterable[str] = ("Registered",)) -> dict[int, dict[str, int]]:
+        """Per registration, the points of each tag summed over its qualifying sessions and agenda items."""
+        return metrics.interest(self._session, positions, tuple(session_statuses), tuple(agenda_statuses))
+
+
+def _view(r: Registration, p: Profile, classes: dict[str, str]) -> RegistrationView:
+    return RegistrationView(r.registration_code, r.status_label, r.attendee_type_code, r.version,
+                            {f: getattr(p, f) for f in PROFILE_FIELDS}, dict(p.external_ids or {}),
+                            position=r.id, classification=classes.get(r.status_label), date_modified=r.date_modified)
 
 
 class _AutoDict(dict):
