@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from . import metrics, status_events
@@ -108,51 +108,52 @@ class Store:
         if match_on not in MATCH_RULES:
             raise ValueError(f"match_on must be one of {MATCH_RULES}")
         policies = policies or {}
-        s, account_id = self._session, self._account.id
         by_ext = self._profiles_by_external_id(rows)
         by_key = self._profiles_by_match_field(rows, match_on)
-        links = self._links_of(p.id for p in {*by_ext.values(), *by_key.values()})
-        results: list[UpsertResult] = []
+        links = self._links_of({*by_ext.values(), *by_key.values()})
+        done: list[tuple[str, str, Profile | None, str | None, str | None]] = []  # key, outcome, profile, code, message
+        new_links: list[tuple[Profile, str, str]] = []
         for row in rows:
             key, fields = str(row["key"]), {k: v for k, v in row.get("fields", {}).items() if k in PROFILE_FIELDS}
             ext = {sys: str(rid) for sys, rid in (row.get("external_ids") or {}).items() if rid not in (None, "")}
             bad = [k for k in row.get("fields", {}) if k not in PROFILE_FIELDS]
             if bad:
-                results.append(UpsertResult(key, "failed", code="unknown_field", message=f"no profile field {bad[0]!r}"))
+                done.append((key, "failed", None, "unknown_field", f"no profile field {bad[0]!r}"))
                 continue
             profile = next((by_ext[(sys, rid)] for sys, rid in ext.items() if (sys, rid) in by_ext), None)
             if profile is None and match_on != "none":
                 value = _norm(fields.get(match_on))
                 if value is None:
-                    results.append(UpsertResult(key, "skipped", code=f"missing_{match_on}",
-                                                message=f"no {match_on.replace('_', ' ')} to match a profile on"))
+                    done.append((key, "skipped", None, f"missing_{match_on}",
+                                 f"no {match_on.replace('_', ' ')} to match a profile on"))
                     continue
                 profile = by_key.get(value)
                 if profile is not None:
-                    clash = [(sys, links[profile.id][sys]) for sys in ext if links[profile.id].get(sys, ext[sys]) != ext[sys]]
+                    clash = [(sys, links[profile][sys]) for sys in ext if links[profile].get(sys, ext[sys]) != ext[sys]]
                     if clash:
                         sys, other = clash[0]
-                        results.append(UpsertResult(
-                            key, "skipped", id=profile.id, code="duplicate",
-                            message=f"{match_on} {value} already belongs to profile {profile.pin} ({sys} {other})"))
+                        done.append((key, "skipped", profile, "duplicate",
+                                     f"{match_on} {value} already belongs to profile {profile.pin} ({sys} {other})"))
                         continue
             if profile is None:
-                profile = Profile(account_id=account_id, pin=new_code("P"), custom={}, external_ids={}, **fields)
-                s.add(profile)
-                s.flush()
+                profile = Profile(account_id=self._account.id, pin=new_code("P"), custom={}, external_ids={}, **fields)
+                self._session.add(profile)
                 outcome = "created"
             else:
                 outcome = "updated" if _apply_fields(profile, fields, policies) else "unchanged"
-            if ext and self._link(profile, ext, links) and outcome == "unchanged":
+            linked = self._link(profile, ext, links, new_links)
+            if linked and outcome == "unchanged":
                 outcome = "updated"
             for sys, rid in ext.items():
                 by_ext[(sys, rid)] = profile
             value = _norm(getattr(profile, match_on, None)) if match_on != "none" else None
             if value is not None:
                 by_key[value] = profile
-            results.append(UpsertResult(key, outcome, id=profile.id))
-        s.flush()
-        return results
+            done.append((key, outcome, profile, None, None))
+        self._session.flush()  # one batch of INSERTs for the new profiles: their ids exist from here
+        self._insert_links(new_links)
+        return [UpsertResult(key, outcome, id=p.id if p is not None else None, code=code, message=message)
+                for key, outcome, p, code, message in done]
 
     def _profiles_by_external_id(self, rows) -> dict[tuple[str, str], Profile]:
         wanted: dict[str, set[str]] = {}
@@ -181,23 +182,30 @@ class Store:
             found.setdefault(_norm(getattr(p, match_on)), p)
         return found
 
-    def _links_of(self, profile_ids: Iterable[int]) -> dict[int, dict[str, str]]:
-        ids = set(profile_ids)
-        links: dict[int, dict[str, str]] = {}
-        if ids:
-            q = select(ExternalId.profile_id, ExternalId.system, ExternalId.remote_id).where(ExternalId.profile_id.in_(ids))
+    def _links_of(self, profiles: Iterable[Profile]) -> dict[Profile, dict[str, str]]:
+        """Each profile's external ids by system (profiles not yet flushed have none)."""
+        by_id = {p.id: p for p in profiles if p.id is not None}
+        links: dict[Profile, dict[str, str]] = _AutoDict()
+        if by_id:
+            q = select(ExternalId.profile_id, ExternalId.system, ExternalId.remote_id).where(ExternalId.profile_id.in_(by_id))
             for pid, sys, rid in self._session.execute(q):
-                links.setdefault(pid, {})[sys] = rid
-        return _AutoDict(links)
+                links[by_id[pid]][sys] = rid
+        return links
 
-    def _link(self, profile: Profile, ext: dict[str, str], links) -> bool:
+    def _insert_links(self, new_links: list[tuple[Profile, str, str]]) -> None:
+        if new_links:  # appends whose ids nobody needs: one multi-row INSERT
+            self._session.execute(insert(ExternalId), [
+                {"account_id": self._account.id, "profile_id": p.id, "system": sys, "remote_id": rid} for p, sys, rid in new_links])
+
+    def _link(self, profile: Profile, ext: dict[str, str], links, new_links: list) -> bool:
+        """Give ``profile`` the external ids it lacks (rows are written after the batch's flush)."""
         changed = False
         for sys, rid in ext.items():
-            if links[profile.id].get(sys) == rid:
+            if links[profile].get(sys) == rid:
                 continue
-            if sys not in links[profile.id]:
-                self._session.add(ExternalId(account_id=self._account.id, profile_id=profile.id, system=sys, remote_id=rid))
-            links[profile.id][sys] = rid
+            if sys not in links[profile]:
+                new_links.append((profile, sys, rid))
+            links[profile][sys] = rid
             profile.external_ids = {**(profile.external_ids or {}), sys: rid}
             changed = True
         return changed
@@ -214,14 +222,15 @@ class Store:
         existing = {r.profile_id: r for r in s.scalars(select(Registration).where(
             Registration.event_id == event.id, Registration.profile_id.in_({r["profile_id"] for r in rows})))}
         profiles = {p.id: p for p in s.scalars(select(Profile).where(Profile.id.in_({r["profile_id"] for r in rows})))}
-        results: list[UpsertResult] = []
+        pending: list = []  # in input order: an UpsertResult, or (key, outcome, registration, code, message)
+        announce: list[tuple[Registration, str | None]] = []
         for row in rows:
             key, status, type_code = str(row["key"]), row["status_label"], row["attendee_type_code"]
             if status not in statuses:
-                results.append(UpsertResult(key, "failed", code="invalid_status", message=f"no registration status {status!r} in event {event.event_code}"))
+                pending.append(UpsertResult(key, "failed", code="invalid_status", message=f"no registration status {status!r} in event {event.event_code}"))
                 continue
             if type_code not in types:
-                results.append(UpsertResult(key, "failed", code="invalid_attendee_type", message=f"no attendee type {type_code!r} in event {event.event_code}"))
+                pending.append(UpsertResult(key, "failed", code="invalid_attendee_type", message=f"no attendee type {type_code!r} in event {event.event_code}"))
                 continue
             reg = existing.get(row["profile_id"])
             if reg is None:
@@ -229,32 +238,27 @@ class Store:
                                    attendee_type_code=type_code, status_label=status, source=row.get("source", "api"),
                                    external_ids={}, version=1)
                 s.add(reg)
-                s.flush()
                 existing[row["profile_id"]] = reg
-                self._announce(event, reg, profiles[row["profile_id"]], None, statuses)
-                results.append(UpsertResult(key, "created", id=reg.id))
+                announce.append((reg, None))
+                pending.append((key, "created", reg, None, None))
             elif reg.status_label == status:
-                results.append(UpsertResult(key, "unchanged", id=reg.id))
+                pending.append((key, "unchanged", reg, None, None))
             elif not overwrite_status:
-                results.append(UpsertResult(key, "skipped", id=reg.id, code="exists",
-                                            message=f"already registered as {reg.status_label!r}; status not overwritten"))
+                pending.append((key, "skipped", reg, "exists",
+                                f"already registered as {reg.status_label!r}; status not overwritten"))
             else:
-                previous = reg.status_label
+                announce.append((reg, reg.status_label))
                 reg.status_label, reg.version = status, reg.version + 1
-                s.flush()
-                self._announce(event, reg, profiles[row["profile_id"]], previous, statuses)
-                results.append(UpsertResult(key, "updated", id=reg.id))
-        return results
+                pending.append((key, "updated", reg, None, None))
+        s.flush()  # one batch of INSERTs for the new registrations; then their events
+        status_events.write_registration_changes(
+            s, account_code=self._account.account_code, event=event, actor=self._actor,
+            changes=[_change(reg, profiles[reg.profile_id], previous, statuses) for reg, previous in announce])
+        return [p if isinstance(p, UpsertResult) else UpsertResult(p[0], p[1], id=p[2].id, code=p[3], message=p[4])
+                for p in pending]
 
     def _status_catalogue(self, event: Event) -> dict[str, RegistrationStatus]:
         return {st.label: st for st in self._session.scalars(select(RegistrationStatus).where(RegistrationStatus.event_id == event.id))}
-
-    def _announce(self, event, reg, profile, previous, statuses) -> None:
-        cur = statuses[reg.status_label]
-        status_events.registration_status_changed(
-            self._session, account_code=self._account.account_code, event=event, registration=reg, profile=profile,
-            previous=(previous, statuses[previous].classification) if previous in statuses else None,
-            current=(cur.label, cur.classification), tags=list(cur.tags or []), actor=self._actor)
 
     def iter_registrations(self, status_labels: Iterable[str] | None = None, attendee_types: Iterable[str] | None = None,
                            modified_since: datetime | None = None, after: int = 0,
@@ -291,7 +295,8 @@ class Store:
             Profile, Profile.id == Registration.profile_id).where(Registration.event_id == event.id,
                                                                   Registration.registration_code.in_(codes))).all())
         owners = self._profiles_by_external_id([{"external_ids": r.get("external_ids")} for r in rows])
-        links = self._links_of(p.id for p in profiles.values())
+        links = self._links_of(profiles.values())
+        new_links: list[tuple[Profile, str, str]] = []
         results = []
         for row in rows:
             key, profile = str(row["key"]), profiles.get(row["registration_code"])
@@ -305,17 +310,17 @@ class Store:
                 results.append(UpsertResult(key, "failed", id=profile.id, code="external_id_taken",
                                             message=f"{sys} {rid} already belongs to profile {owners[(sys, rid)].pin}"))
                 continue
-            same = all(links[profile.id].get(sys) == rid for sys, rid in ext.items())
+            same = all(links[profile].get(sys) == rid for sys, rid in ext.items())
             if not same:
                 for sys, rid in ext.items():
-                    if links[profile.id].get(sys) not in (None, rid):  # the remote record changed: follow it
+                    if links[profile].get(sys) not in (None, rid):  # the remote record changed: follow it
                         self._session.execute(delete(ExternalId).where(ExternalId.profile_id == profile.id, ExternalId.system == sys))
-                        links[profile.id].pop(sys)
-                self._link(profile, ext, links)
+                        links[profile].pop(sys)
+                self._link(profile, ext, links, new_links)
                 for sys, rid in ext.items():
                     owners[(sys, rid)] = profile
             results.append(UpsertResult(key, "unchanged" if same else "updated", id=profile.id))
-        self._session.flush()
+        self._insert_links(new_links)
         return results
 
     # -- metrics ---------------------------------------------------------------------------------
@@ -331,6 +336,13 @@ class Store:
                  agenda_statuses: Iterable[str] = ("Registered",)) -> dict[int, dict[str, int]]:
         """Per registration, the points of each tag summed over its qualifying sessions and agenda items."""
         return metrics.interest(self._session, positions, tuple(session_statuses), tuple(agenda_statuses))
+
+
+def _change(reg: Registration, profile: Profile, previous: str | None,
+            statuses: dict[str, RegistrationStatus]) -> status_events.StatusChange:
+    cur = statuses[reg.status_label]
+    before = (previous, statuses[previous].classification) if previous in statuses else None
+    return status_events.StatusChange(reg, profile, before, (cur.label, cur.classification), tuple(cur.tags or ()))
 
 
 def _view(r: Registration, p: Profile, classes: dict[str, str]) -> RegistrationView:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -57,10 +57,15 @@ class Event(Base):
 
 
 class Profile(Base):
-    """An account-level person, reused across events."""
+    """An account-level person, reused across events. Imports match on lower-cased email or
+    external key, hence the expression indexes."""
 
     __tablename__ = "profiles"
-    __table_args__ = (UniqueConstraint("account_id", "pin"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "pin"),
+        Index("ix_profiles_account_email_lower", "account_id", func.lower(text("email"))),
+        Index("ix_profiles_account_external_key_lower", "account_id", func.lower(text("external_key"))),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     pin: Mapped[str] = mapped_column(String(64))
