@@ -325,6 +325,7 @@ def _decoded_body(request: Request) -> Any:
 # -- the HTTP server ---------------------------------------------------------------------------------
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real APIs and requests.Session expect
+    disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs: ~40 ms a call
     server_version = "ConnectorsSandbox/1.0"
     app: SandboxApp  # set on the subclass made per server
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Account, AttendeeType, Event, Job, JobRun, PluginConfig, RegistrationStatus, Schedule, User, utcnow
@@ -72,8 +72,12 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
         choices = event_choices(session, event)
         for field, catalogue in job_type.event_choices.items():
             value = loaded.get(field, (params or {}).get(field))
-            if value is not None and f"params.{field}" not in errors and value not in choices.get(catalogue, []):
-                errors[f"params.{field}"] = [f"{value!r} is not one of the event's {catalogue.replace('_', ' ')}: {', '.join(choices.get(catalogue, []))}"]
+            allowed = choices.get(catalogue, [])
+            values = value if isinstance(value, (list, tuple)) else [value] if value is not None else []
+            unknown = [v for v in values if v not in allowed]
+            if unknown and f"params.{field}" not in errors:
+                errors[f"params.{field}"] = [f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not "
+                                             f"among the event's {catalogue.replace('_', ' ')}: {', '.join(allowed)}"]
     spec = None
     try:
         spec = ScheduleSchema(default_timezone=event.timezone if event else "UTC").load(schedule or {"mode": "once"})

@@ -41,7 +41,7 @@ def test_errors_name_the_field_and_reason_and_nothing_is_written(harness):
     messages = err.value.messages
     assert messages["params.people"] == ["Missing data for required field."]
     assert "params.page_size" in messages
-    assert "'Bogus' is not one of the event's registration statuses" in messages["params.status_label"][0]
+    assert "'Bogus' is not among the event's registration statuses" in messages["params.status_label"][0]
     assert any(k.startswith("schedule.") for k in messages)
     assert count(harness, Job) == count(harness, JobRun) == count(harness, Outbox) == 0
 
@@ -103,3 +103,19 @@ def _run_of(h, job_id):
 def _job_of(h, run_id):
     with h.factory() as s:
         return s.get(JobRun, run_id).job_id
+
+
+def test_list_parameters_are_checked_against_the_event_item_by_item(harness):
+    from connectors.plugin_api import JobType
+    from marshmallow import Schema, fields
+
+    class Params(Schema):
+        statuses = fields.List(fields.String(), load_default=None, metadata={"label": "Statuses"})
+
+    harness.registry._registry.job_types["sample.list_check"] = JobType(
+        key="sample.list_check", label="List check", application="sample", scope="event", params_schema=Params,
+        run=lambda ctx, p: None, event_choices={"statuses": "registration_statuses"})
+    _submit(harness, {"statuses": ["New", "Attended"]}, job_type="sample.list_check")
+    with pytest.raises(SubmitError) as err:
+        _submit(harness, {"statuses": ["New", "Bogus", "Nope"]}, job_type="sample.list_check")
+    assert err.value.messages["params.statuses"][0].startswith("'Bogus', 'Nope' are not among the event's registration statuses")

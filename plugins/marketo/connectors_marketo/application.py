@@ -22,6 +22,8 @@ INBOUND_DEFAULTS = (
     ("city", "profile.city"), ("state", "profile.state"), ("postalCode", "profile.postal_code"),
     ("country", "profile.country"),
 )
+#: what the outbound jobs send (Create or Update Leads): the same pairs, email the lookup key
+OUTBOUND_DEFAULTS = INBOUND_DEFAULTS
 
 
 def remote_fields(client: MarketoClient) -> list[RemoteField]:
@@ -56,9 +58,11 @@ def check(connection: Mapping[str, Any]) -> CheckResult:
 
 
 def default_mappings() -> tuple[MappingDefault, ...]:
+    """Inbound and outbound pairs; email is the match key and required both ways."""
     return tuple(
-        MappingDefault("inbound", certain, remote, is_match_key=(remote == "email"), required=(remote == "email"))
-        for remote, certain in INBOUND_DEFAULTS
+        MappingDefault(direction, certain, remote, is_match_key=(remote == "email"), required=(remote == "email"))
+        for direction, pairs in (("inbound", INBOUND_DEFAULTS), ("outbound", OUTBOUND_DEFAULTS))
+        for remote, certain in pairs
     )
 
 

@@ -1,52 +1,46 @@
 """The one way this plugin talks to Marketo's REST API.
 
-Every call goes through ``MarketoClient.request``: Bearer token from a shared cache (refreshed
-before it runs out, and once more on 601/602), pacing under the shared rate limit, retries
+Every call goes through ``MarketoClient.request``: the daily-budget guard (``budget.py``), a
+Bearer token from a shared cache (refreshed before it runs out, and once more on 601/602),
+pacing under the limiter shared by every client of the instance (``ratelimit.py``), retries
 with backoff for transient failures, and one classification of error codes (``errors.py``),
-so job code only ever sees results, ``MarketoError`` or ``MarketoQuotaExhausted``.
+so job code only ever sees results, ``MarketoError`` or ``MarketoQuotaExhausted``. The calls
+themselves live in ``leads.py``, ``campaigns.py`` and ``customobjects.py``.
 """
 from __future__ import annotations
 
 import random
 import re
 import time
-from dataclasses import dataclass, field
+from collections import Counter
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
+from .budget import DEFAULT_CHECK_EVERY, DEFAULT_DAILY_BUDGET, DailyBudget
+from .campaigns import CampaignsApi
+from .customobjects import CustomObjectsApi
 from .errors import (
-    RATE_LIMIT_CODE, MarketoAuthError, MarketoError, MarketoQuotaExhausted, TransientError, classify,
+    DAILY_QUOTA_CODE, RATE_LIMIT_CODE, MarketoAuthError, MarketoError, MarketoQuotaExhausted, TokenRejected,
+    TransientError,
 )
-from .retry import CallWindow, RetryPolicy
+from .leads import MAX_BATCH_SIZE, LeadsApi, check_batch_size
+from .ratelimit import RateLimiter, RateLimits, shared_limiter
+from .responses import MarketoResponse, Page, json_or_none, parse_envelope
+from .retry import RetryPolicy
 from .tokens import TOKEN_CACHE, AccessToken, TokenCache
+
+__all__ = ["MarketoClient", "MarketoResponse", "Page", "MAX_BATCH_SIZE", "endpoints_for_munchkin", "join_url"]
 
 #: (connect, read) seconds; Marketo's own server timeouts reach 300 s on some endpoints
 DEFAULT_TIMEOUT = (10.0, 300.0)
 #: Marketo refuses URIs over 8 KB (414); past this we send POST ?_method=GET with a form body
 MAX_URL_LENGTH = 7000
-MAX_BATCH_SIZE = 300
-
-
-@dataclass(frozen=True)
-class MarketoResponse:
-    """A successful envelope, with Marketo's optional keys defaulted."""
-
-    request_id: str | None
-    result: list[Any]
-    next_page_token: str | None = None
-    more_result: bool = False
-    warnings: list[Any] = field(default_factory=list)
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of records and the token for the next one (None on the last page): a caller
-    saves the token as its checkpoint and passes it back to resume."""
-
-    records: list[dict[str, Any]]
-    next_page_token: str | None
+#: connection settings that tune the limiter (see ``connection.py``)
+LIMIT_SETTINGS = ("calls_per_window", "window_seconds", "max_concurrency")
+_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                   requests.exceptions.ContentDecodingError)
 
 
 def endpoints_for_munchkin(munchkin_id: str) -> tuple[str, str]:
@@ -61,7 +55,11 @@ def join_url(base: str, path: str) -> str:
     return f"{base.rstrip('/')}/{tail}"
 
 
-class MarketoClient:
+class MarketoClient(LeadsApi, CampaignsApi, CustomObjectsApi):
+    """``calls_per_window`` / ``window_seconds`` / ``max_concurrency`` tune the limiter shared by
+    all clients of the instance (or pass your own ``rate_limiter``); ``daily_budget`` turns on
+    the budget guard (None: off)."""
+
     def __init__(
         self,
         client_id: str,
@@ -73,7 +71,12 @@ class MarketoClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),
-        max_calls_per_window: int | None = 50,
+        calls_per_window: int | None = 50,
+        window_seconds: float = 20.0,
+        max_concurrency: int | None = 2,
+        rate_limiter: RateLimiter | None = None,
+        daily_budget: int | None = None,
+        budget_check_every: int = DEFAULT_CHECK_EVERY,
         max_url_length: int = MAX_URL_LENGTH,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -99,11 +102,18 @@ class MarketoClient:
         self._rng = rng or random.Random()
         self._tokens = token_cache
         self._token_key = (self.identity_endpoint, client_id)
-        self._window = CallWindow(max_calls_per_window, 20.0, clock)
+        self.limiter = rate_limiter or shared_limiter(
+            self.rest_endpoint, client_id, RateLimits(calls_per_window, window_seconds, max_concurrency), clock)
+        self.budget = DailyBudget(daily_budget, self.usage_today, budget_check_every) if daily_budget else None
 
     @classmethod
     def from_connection(cls, connection: Mapping[str, Any], **options: Any) -> "MarketoClient":
-        """A client from the plugin's connection settings (see ``connection.py``)."""
+        """A client from the plugin's connection settings (see ``connection.py``): its limits,
+        and its daily budget (default 40,000 calls when the settings do not say)."""
+        for key in LIMIT_SETTINGS:
+            if connection.get(key) is not None:
+                options.setdefault(key, connection[key])
+        options.setdefault("daily_budget", connection.get("daily_budget", DEFAULT_DAILY_BUDGET))
         return cls(
             connection["client_id"], connection["client_secret"],
             rest_endpoint=connection.get("rest_endpoint"), identity_endpoint=connection.get("identity_endpoint"),
@@ -131,7 +141,7 @@ class MarketoClient:
                 response = self.session.post(url, data=form, timeout=self.timeout)
                 if response.status_code >= 500:
                     raise TransientError(str(response.status_code), f"identity service answered HTTP {response.status_code}")
-                body = _json_or_none(response)
+                body = json_or_none(response)
                 if not isinstance(body, dict):
                     raise TransientError("invalid-body", "identity service answered without JSON")
             except (requests.ConnectionError, requests.Timeout, TransientError) as exc:
@@ -148,46 +158,63 @@ class MarketoClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- the central request ---------------------------------------------------------------------
-    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None) -> MarketoResponse:
-        """Call ``<rest_endpoint><path>`` and return the successful envelope, or raise."""
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
+                idempotent: bool = True, budgeted: bool = True) -> MarketoResponse:
+        """Call ``<rest_endpoint><path>`` and return the successful envelope, or raise.
+
+        ``idempotent=False`` (e.g. requesting a campaign): not replayed after a failure that
+        leaves open whether Marketo carried the call out. ``budgeted=False`` is for the budget
+        guard's own usage reads."""
         url = join_url(self.rest_endpoint, path)
-        attempt, replayed = 0, False
+        attempt, replayed, seen = 0, False, Counter()
         while True:
             attempt += 1
+            if budgeted and self.budget is not None:
+                self.budget.before_call()
             token = self.access_token()
             try:
                 return self._attempt(method.upper(), url, params, json, token)
-            except _TokenRejected as exc:
+            except TokenRejected as exc:
                 if replayed:
                     raise MarketoError(exc.code, exc.message, exc.request_id) from exc
                 self._tokens.invalidate(self._token_key, token)
                 replayed, attempt = True, attempt - 1  # the replay is not a retry
+            except MarketoQuotaExhausted as exc:
+                if exc.code == DAILY_QUOTA_CODE and self.budget is not None:
+                    self.budget.quota_reached(exc)
+                raise
             except TransientError as exc:
-                if attempt >= self.retry.max_attempts:
-                    if exc.code == RATE_LIMIT_CODE:
-                        raise MarketoQuotaExhausted(exc.code, exc.message, exc.request_id) from exc
-                    raise MarketoError(exc.code, exc.message, exc.request_id) from exc
-                if exc.code == RATE_LIMIT_CODE:
-                    self._sleep(self._window.rest_of_window() + self._rng.uniform(0, 1))
-                else:
-                    self._sleep(self.retry.delay(attempt, self._rng))
+                seen[exc.code] += 1
+                if not idempotent and exc.maybe_executed:
+                    raise MarketoError(exc.code, f"{exc.message}; not retried, Marketo may have carried it out",
+                                       exc.request_id) from exc
+                if self.retry.gives_up(attempt, exc.code, seen[exc.code]):
+                    error = MarketoQuotaExhausted if exc.code == RATE_LIMIT_CODE else MarketoError
+                    raise error(exc.code, exc.message, exc.request_id) from exc
+                self._sleep(self._wait_after(exc, attempt))
+
+    def _wait_after(self, exc: TransientError, attempt: int) -> float:
+        if exc.code == RATE_LIMIT_CODE:
+            # Over Marketo's window: wait until our oldest call has left it, and hold every other
+            # client of this instance back as long (a safety net: the limiter should prevent it).
+            wait = self.limiter.rest_of_window() + self._rng.uniform(0, 1)
+            self.limiter.hold_off(wait)
+            return wait
+        return self.retry.delay(attempt, self._rng)
 
     def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None, json: Any,
                  token: str) -> MarketoResponse:
-        wait = self._window.wait_before_call()
-        if wait:
-            self._sleep(wait)
-        self._window.record_call()
-        try:
-            response = self._send(method, url, params, json, {"Authorization": f"Bearer {token}"})
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientError("connection", f"{type(exc).__name__}: {exc}") from exc
-        body = _json_or_none(response)
+        headers = {"Authorization": f"Bearer {token}"}
+        with self.limiter.slot(self._sleep):
+            try:
+                response = self._send(method, url, params, json, headers)
+            except _NETWORK_ERRORS as exc:
+                raise TransientError("connection", f"{type(exc).__name__}: {exc}", sent=not _never_sent(exc)) from exc
+        body = json_or_none(response)
         if response.status_code >= 500:
             raise TransientError(str(response.status_code), f"HTTP {response.status_code} from Marketo")
         if isinstance(body, dict) and "success" in body:
-            return _envelope(body)
+            return parse_envelope(body)
         if response.status_code >= 400:
             raise MarketoError(str(response.status_code), response.text[:200] or f"HTTP {response.status_code}")
         raise TransientError("invalid-body", "Marketo answered without a JSON envelope")
@@ -201,48 +228,18 @@ class MarketoClient:
                                          timeout=self.timeout)
         return self.session.request(method, url, params=params, json=json, headers=headers, timeout=self.timeout)
 
-    # -- lead database: lists and leads -------------------------------------------------------------
-    def describe_leads(self) -> list[dict[str, Any]]:
-        """Lead fields: ``{id, displayName, dataType, length, rest{name, readOnly}, ...}``."""
-        return self.request("GET", "/v1/leads/describe.json").result
+    def send_raw(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False,
+                 **kwargs: Any) -> requests.Response:
+        """One call whose answer is not an envelope (a bulk export file): the budget, the shared
+        limiter and the Bearer token as for ``request``, but no retries and no parsing."""
+        if self.budget is not None:
+            self.budget.before_call()
+        all_headers = {**(headers or {}), "Authorization": f"Bearer {self.access_token()}"}
+        with self.limiter.slot(self._sleep):
+            return self.session.request(method, url, headers=all_headers, stream=stream, timeout=self.timeout, **kwargs)
 
-    def get_lists(self, name: str | Iterable[str] | None = None, ids: Iterable[int] | None = None,
-                  batch_size: int = MAX_BATCH_SIZE) -> list[dict[str, Any]]:
-        """Static lists, optionally filtered by exact name(s) and/or ids, all pages."""
-        params: dict[str, Any] = {"batchSize": _batch_size(batch_size)}
-        if name is not None:
-            params["name"] = name if isinstance(name, str) else ",".join(name)
-        if ids is not None:
-            params["id"] = ",".join(str(int(i)) for i in ids)
-        return [record for page in self._pages("/v1/lists.json", params) for record in page.records]
-
-    def get_list(self, list_id: int) -> dict[str, Any]:
-        """One static list; ``MarketoError`` with code 1013 when there is no such list."""
-        result = self.request("GET", f"/v1/lists/{int(list_id)}.json").result
-        if not result:
-            raise MarketoError("1013", f"static list {list_id} not found")
-        return result[0]
-
-    def iter_list_members(self, list_id: int, fields: Iterable[str], batch_size: int = MAX_BATCH_SIZE,
-                          next_page_token: str | None = None) -> Iterator[Page]:
-        """The members of a static list, page by page, starting after ``next_page_token``."""
-        params = {"fields": ",".join(fields), "batchSize": _batch_size(batch_size)}
-        return self._pages(f"/v1/lists/{int(list_id)}/leads.json", params, next_page_token)
-
-    def get_leads(self, filter_type: str, filter_values: Iterable[Any], fields: Iterable[str] | None = None,
-                  batch_size: int = MAX_BATCH_SIZE) -> list[dict[str, Any]]:
-        """Leads whose ``filter_type`` field is one of ``filter_values`` (sent 300 at a time)."""
-        values = [str(v) for v in filter_values]
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(values), MAX_BATCH_SIZE):
-            params: dict[str, Any] = {"filterType": filter_type, "filterValues": ",".join(values[start:start + MAX_BATCH_SIZE]),
-                                      "batchSize": _batch_size(batch_size)}
-            if fields:
-                params["fields"] = ",".join(fields)
-            found.extend(r for page in self._pages("/v1/leads.json", params) for r in page.records)
-        return found
-
-    def _pages(self, path: str, params: dict[str, Any], next_page_token: str | None = None) -> Iterator[Page]:
+    def pages(self, path: str, params: dict[str, Any], next_page_token: str | None = None) -> Iterator[Page]:
+        """Follow ``nextPageToken`` from ``next_page_token`` (None: the first page) to the end."""
         token = next_page_token
         while True:
             page_params = dict(params, nextPageToken=token) if token else params
@@ -252,39 +249,30 @@ class MarketoClient:
             if not token:
                 return
 
+    def filtered(self, path: str, filter_type: str, filter_values: Iterable[Any], fields: Iterable[str] | None = None,
+                 batch_size: int = MAX_BATCH_SIZE) -> list[dict[str, Any]]:
+        """Records of ``path`` whose ``filter_type`` is one of ``filter_values``, asked 300 values at a time."""
+        values = [str(v) for v in filter_values]
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(values), MAX_BATCH_SIZE):
+            params: dict[str, Any] = {"filterType": filter_type,
+                                      "filterValues": ",".join(values[start:start + MAX_BATCH_SIZE]),
+                                      "batchSize": check_batch_size(batch_size)}
+            if fields:
+                params["fields"] = ",".join(fields)
+            found.extend(r for page in self.pages(path, params) for r in page.records)
+        return found
 
-class _TokenRejected(MarketoError):
-    """601/602: the token was refused; refresh it and replay once, else give up with this."""
-
-
-def _envelope(body: dict[str, Any]) -> MarketoResponse:
-    request_id = body.get("requestId")
-    if body.get("success"):
-        return MarketoResponse(
-            request_id=request_id, result=body.get("result", []) or [], next_page_token=body.get("nextPageToken") or None,
-            more_result=bool(body.get("moreResult", False)), warnings=body.get("warnings", []) or [], raw=body,
-        )
-    errors = body.get("errors", []) or [{}]
-    code = str(errors[0].get("code", "unknown"))
-    message = str(errors[0].get("message", "request failed"))
-    kind = classify(code)
-    if kind == "token":
-        raise _TokenRejected(code, message, request_id)
-    if kind == "retry":
-        raise TransientError(code, message, request_id)
-    if kind == "quota":
-        raise MarketoQuotaExhausted(code, message, request_id)
-    raise MarketoError(code, message, request_id)
+    # -- usage ------------------------------------------------------------------------------------
+    def usage_today(self) -> int:
+        """API calls the whole subscription made today (Marketo's count, all integrations)."""
+        result = self.request("GET", "/v1/stats/usage.json", budgeted=False).result
+        return int(result[0].get("total", 0)) if result else 0
 
 
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _batch_size(size: int) -> int:
-    if not 1 <= int(size) <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, not {size}")
-    return int(size)
+def _never_sent(exc: Exception) -> bool:
+    """True when the connection could not even be made, so Marketo never saw the request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)

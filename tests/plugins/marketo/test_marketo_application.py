@@ -52,12 +52,14 @@ def test_check_reports_bad_credentials_and_unreachable_hosts(sandbox):
     assert not down.ok
 
 
-def test_default_mappings_bring_leads_in_by_email():
-    mappings = {m.remote_field: m for m in MARKETO.default_mappings}
-    assert all(m.direction == "inbound" for m in mappings.values())
+def test_default_mappings_match_leads_by_email_both_ways():
+    for direction in ("inbound", "outbound"):
+        chosen = [m for m in MARKETO.default_mappings if m.direction == direction]
+        assert [m.remote_field for m in chosen if m.is_match_key] == ["email"]
+        assert len(chosen) == 10
+    mappings = {m.remote_field: m for m in MARKETO.default_mappings if m.direction == "inbound"}
     assert mappings["email"].certain_field == "profile.email"
     assert mappings["email"].is_match_key and mappings["email"].required
-    assert [m.remote_field for m in MARKETO.default_mappings if m.is_match_key] == ["email"]
     assert mappings["company"].certain_field == "profile.organization"
     assert mappings["title"].certain_field == "profile.position"
     assert mappings["postalCode"].certain_field == "profile.postal_code"

@@ -7,10 +7,19 @@ import pytest
 
 from connectors_marketo.client import MarketoClient, endpoints_for_munchkin, join_url
 from connectors_marketo.errors import MarketoAuthError, MarketoError, MarketoQuotaExhausted
+from connectors_marketo.ratelimit import RATE_LIMITERS
 from connectors_marketo.retry import RetryPolicy
 from connectors_marketo.sandbox import INVITEES_LIST, start_sandbox
 
 FIELDS = ["email", "firstName", "lastName", "company"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_limiters():
+    """Limiters are shared per instance for the whole process: start each test with none."""
+    RATE_LIMITERS.clear()
+    yield
+    RATE_LIMITERS.clear()
 
 
 def identity_calls(sandbox):
@@ -18,7 +27,8 @@ def identity_calls(sandbox):
 
 
 def rest_calls(sandbox):
-    return sandbox.journal.filter(path=r"/rest/.*")
+    """REST calls but the budget guard's usage reads."""
+    return sandbox.journal.filter(path=r"/rest/(?!v1/stats/).*")
 
 
 def invitees_id(sandbox):
@@ -173,7 +183,7 @@ def test_real_rate_limit_is_waited_out(clock):
     sandbox = start_sandbox(seed=False, clock=clock, rate_limit=(3, 20.0))
     try:
         client = MarketoClient.from_connection(sandbox.connection, clock=clock, sleep=clock.sleep,
-                                               max_calls_per_window=None)
+                                               calls_per_window=None)
         for _ in range(5):
             client.describe_leads()
         assert len(sandbox.journal.filter(code="606")) == 1
@@ -183,7 +193,7 @@ def test_real_rate_limit_is_waited_out(clock):
 
 
 def test_client_paces_itself_under_its_call_budget(sandbox, make_client, clock):
-    client = make_client(clock=clock, sleep=clock.sleep, max_calls_per_window=2)
+    client = make_client(clock=clock, sleep=clock.sleep, calls_per_window=2, daily_budget=None)
     for _ in range(3):
         client.describe_leads()
         clock.advance(1)
@@ -250,7 +260,7 @@ def test_daily_quota_607_raises_quota_exhausted():
 
 def test_read_timeout_is_retried_then_reported(sandbox, make_client, sleeps):
     sandbox.latency = 0.3
-    client = make_client(timeout=(1.0, 0.05), retry=RetryPolicy(max_attempts=2))
+    client = make_client(timeout=(1.0, 0.05), retry=RetryPolicy(max_attempts=2), daily_budget=None)
     make_client().access_token()  # identity is slow too: a patient client fetches the shared token
     with pytest.raises(MarketoError) as caught:
         client.describe_leads()
@@ -289,3 +299,14 @@ def test_munchkin_id_gives_the_endpoints():
     assert client.timeout == (10.0, 300.0)
     with pytest.raises(ValueError):
         MarketoClient("id", "secret")
+
+
+def test_send_raw_goes_through_budget_limiter_and_token(sandbox, make_client):
+    client = make_client(daily_budget=2)
+    response = client.send_raw("GET", f"{sandbox.rest_endpoint}/v1/leads/describe.json")
+    assert response.json()["success"] is True
+    assert rest_calls(sandbox)[-1].header("Authorization").startswith("Bearer ")
+    assert client.limiter.calls_in_window() == 2  # the usage read and the raw call
+    client.describe_leads()
+    with pytest.raises(MarketoQuotaExhausted):
+        client.send_raw("GET", f"{sandbox.rest_endpoint}/v1/leads/describe.json")

@@ -7,17 +7,8 @@ import pytest
 
 import connectors_marketo.plugin as plugin
 from connectors.testing import Harness
-from connectors_marketo.jobs.common import RUN_CLIENT_OPTIONS
 from connectors_marketo.jobs.import_registrations import KEY
 from connectors_marketo.sandbox import INVITEES_LIST
-
-
-@pytest.fixture(autouse=True)
-def no_real_sleep(monkeypatch):
-    """Backoff waits are recorded, never slept."""
-    waits: list[float] = []
-    monkeypatch.setitem(RUN_CLIENT_OPTIONS, "sleep", waits.append)
-    return waits
 
 
 @pytest.fixture
@@ -187,9 +178,13 @@ def test_quota_exhausted_ends_the_run_with_its_own_code(tmp_path):
     try:
         h.configure("marketo", sandbox.connection)
         result = h.run(KEY, {"static_list_name": INVITEES_LIST, "page_size": 100})
-        assert result.status == "failed" and result.error.startswith("quota_exhausted")
-        assert "run the job again later" in result.error
+        assert result.status == "quota_exhausted", result.error
         assert result.checkpoint["done"] == 100  # the one page read before the quota ran out is kept
+        sandbox.daily_quota = 50_000  # a new day
+        resumed = h.rerun(result.run_id)  # the next run starts where the budget ran out
+        assert resumed.status == "succeeded"
+        assert any("stopped (API quota)" in line["message"] for line in resumed.log)
+        assert result.counters["created"] + resumed.counters["created"] == 494
     finally:
         h.close()
         sandbox.stop()

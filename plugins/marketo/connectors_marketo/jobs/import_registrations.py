@@ -4,20 +4,42 @@ The members of one Marketo static list become profiles and registrations of the 
 at a time. Each page commits with its checkpoint (the next page token), so an attempt that dies
 resumes after the last saved page; profiles are matched by Marketo lead id first, so running the
 job again creates nothing twice.
+
+Large lists are read through a Bulk Lead Extract instead (spec §4.1): one export of the list,
+streamed in batches of ``BULK_BATCH`` rows, each batch committed with ``{export_id, rows_done}``
+so a run that dies resumes in the same export after its last committed row. ``mode=auto`` starts
+with REST pages, exactly like ``rest``; once ``bulk_threshold`` leads are in and the list goes on,
+it exports the list in bulk and skips the leads it already imported — Marketo cannot tell a
+list's size up front, and this way no page read is wasted.
 """
 from __future__ import annotations
 
-from typing import Any
+import time
+from contextlib import closing
+from typing import Any, Callable, Iterator
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from connectors import JobContext, JobFailed, JobType
+from connectors import JobContext, JobType
 
-from ..errors import MarketoError, MarketoQuotaExhausted
-from .common import LEAD_ID_SYSTEM, SOURCE, client_for_run, lead_key
+from ..bulk import BulkExporter, ExportSpec, ResumableExport
+from ..client import MarketoClient
+from ..csvstream import BadRow
+from ..responses import Page
+from .common import (
+    MATCH_RULES, SOURCE, client_for_run, fields_to_read, import_pages, marketo_errors, resolve_list,
+    upsert_lead_profiles,
+)
 
 KEY = "marketo.import_leads_as_registrations"
-MATCH_RULES = ("email", "external_key", "none")
+MODES = ("auto", "rest", "bulk")
+#: bulk rows imported and committed together
+BULK_BATCH = 1000
+#: extra ``BulkExporter`` options for runs; tests put the sandbox's bulk clock here as ``sleep``
+BULK_OPTIONS: dict[str, Any] = {}
+#: export status polls (Marketo refreshes it at most once a minute) and the longest wait
+BULK_WAIT = {"poll_interval": 60.0, "deadline": 6 * 3600.0}
+PageImporter = Callable[[JobContext, list[dict[str, Any]], dict[str, Any]], None]
 
 
 class ImportRegistrationsParams(Schema):
@@ -40,6 +62,14 @@ class ImportRegistrationsParams(Schema):
         "label": "Page size", "order": 7, "description": "Leads read per Marketo call (1-300)"})
     max_records = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1), metadata={
         "label": "Maximum leads", "order": 8, "description": "Stop after this many leads (empty: all)"})
+    mode = fields.String(load_default="auto", validate=validate.OneOf(MODES), metadata={
+        "label": "Read mode", "order": 9,
+        "description": "rest: page through the list (300 leads a call); bulk: one Bulk Lead Extract of the list "
+                       "(few calls, but the export takes minutes); auto: rest, or bulk when the list has more "
+                       "leads than the threshold below"})
+    bulk_threshold = fields.Integer(load_default=5000, validate=validate.Range(min=1), metadata={
+        "label": "Bulk threshold", "order": 10,
+        "description": "In auto mode, lists with more leads than this are exported in bulk"})
 
     @validates_schema(skip_on_field_errors=False)  # report a missing list with the other errors
     def _one_list(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -50,95 +80,139 @@ class ImportRegistrationsParams(Schema):
 def run(ctx: JobContext, params: dict[str, Any]) -> None:
     client = client_for_run(ctx)
     state = ctx.checkpoint.load() or {}
-    try:
-        if state.get("finished"):
-            ctx.log.info("the last page was already imported")
+    if state.get("finished"):
+        ctx.log.info("the last page was already imported")
+        return
+    with marketo_errors("Leads imported so far are kept."):
+        static_list = state.get("list") or resolve_list(client, params)
+        import_list(ctx, client, params, static_list, fields_to_read(ctx, client), state, _import_page)
+
+
+def import_list(ctx: JobContext, client: MarketoClient, params: dict[str, Any], static_list: dict[str, Any],
+                wanted: list[str], state: dict[str, Any], import_page: PageImporter) -> None:
+    """Read the list the way ``params["mode"]`` says into ``import_page``, committing after each
+    page or bulk batch (a run resumed in a bulk export stays in it)."""
+    mode = state.get("mode") or params["mode"]
+    skip: set[int] = set()
+    if mode == "auto":
+        pages = _UpToThreshold(client, params["bulk_threshold"], state.get("done", 0))
+        import_pages(ctx, pages, params, static_list, wanted, state, import_page)
+        if not pages.more:
             return
-        static_list = state.get("list") or _resolve_list(client, params)
-        wanted = _fields_to_read(ctx, client)
-        _import_pages(ctx, client, params, static_list, wanted, state)
-    except MarketoQuotaExhausted as exc:
-        raise JobFailed(f"Marketo's API budget is used up ({exc.code}: {exc.message}). Pages imported so far are "
-                        "kept; run the job again later to import the rest.", code="quota_exhausted") from exc
-    except MarketoError as exc:
-        raise JobFailed(f"Marketo error {exc.code}: {exc.message}", code=exc.code) from exc
-
-
-def _resolve_list(client, params: dict[str, Any]) -> dict[str, Any]:
-    if params.get("static_list_id") is not None:
-        try:
-            found = client.get_list(params["static_list_id"])
-        except MarketoError as exc:
-            if exc.code == "1013":
-                raise JobFailed(f"Marketo has no static list with id {params['static_list_id']}.", code="1013") from exc
-            raise
-        return {"id": found["id"], "name": found.get("name")}
-    name = params["static_list_name"]
-    found = client.get_lists(name=name)
-    if not found:
-        raise JobFailed(f"Marketo has no static list named {name!r}.", code="list_not_found")
-    if len(found) > 1:
-        ids = ", ".join(str(r["id"]) for r in found)
-        raise JobFailed(f"{len(found)} Marketo static lists are named {name!r} (ids {ids}); give the list id instead.",
-                        code="ambiguous_list")
-    return {"id": found[0]["id"], "name": found[0]["name"]}
-
-
-def _fields_to_read(ctx: JobContext, client) -> list[str]:
-    """The mapped Marketo fields plus id and email, checked against the lead schema first so a
-    wrong mapping fails the run at once instead of on every lead."""
-    mapped = ctx.mappings.remote_fields("inbound")
-    known = {f["rest"]["name"] for f in client.describe_leads() if f.get("rest")}
-    unknown = [name for name in mapped if name not in known]
-    if unknown:
-        raise JobFailed(f"The field mapping names Marketo lead field(s) that do not exist: {', '.join(unknown)}.",
-                        code="unknown_field")
-    return list(dict.fromkeys(["id", "email", *mapped]))
-
-
-def _import_pages(ctx: JobContext, client, params: dict[str, Any], static_list: dict[str, Any],
-                  wanted: list[str], state: dict[str, Any]) -> None:
-    done, limit = state.get("done", 0), params.get("max_records")
-    if not state:
-        ctx.log.info("importing static list %r (id %s)", static_list["name"], static_list["id"])
+        ctx.log.info("the list has more than %s leads: exporting the rest in bulk", params["bulk_threshold"])
+        mode, state, skip = "bulk", ctx.checkpoint.load() or {}, pages.ids
+    if mode == "bulk":
+        _BulkImport(ctx, params, static_list, state, import_page, skip).run(client, wanted)
     else:
-        ctx.log.info("resuming static list %r after %s leads", static_list["name"], done)
-    pages = client.iter_list_members(static_list["id"], wanted, batch_size=params["page_size"],
-                                     next_page_token=state.get("next_page_token"))
-    for page in pages:
-        leads = page.records[: limit - done] if limit else page.records
-        _import_page(ctx, leads, params)
-        done += len(leads)
-        finished = not page.next_page_token or bool(limit and done >= limit)
-        ctx.progress(done, limit)
-        ctx.checkpoint.save({"list": static_list, "next_page_token": page.next_page_token, "done": done,
-                             "finished": finished})
-        if finished:
-            ctx.log.info("imported %s leads from %r", done, static_list["name"])
+        import_pages(ctx, client, params, static_list, wanted, state, import_page)
+
+
+class _UpToThreshold:
+    """The client's list pages until ``threshold`` leads were read and more remain (then
+    ``more`` is set); keeps the ids served so the bulk export that follows skips them."""
+
+    def __init__(self, client: MarketoClient, threshold: int, done: int):
+        self.client, self.threshold, self.seen = client, threshold, done
+        self.more, self.ids = False, set()
+
+    def iter_list_members(self, *args: Any, **kwargs: Any) -> Iterator[Page]:
+        for page in self.client.iter_list_members(*args, **kwargs):
+            self.ids.update(int(lead["id"]) for lead in page.records)
+            self.seen += len(page.records)
+            yield page
+            if page.next_page_token and self.seen >= self.threshold:
+                self.more = True
+                return
+
+
+class _Cancelled(Exception):
+    """The user asked the run to stop while it waited for Marketo's export."""
+
+
+class _BulkImport:
+    """The list through one bulk export, ``BULK_BATCH`` rows per commit. The checkpoint's
+    ``bulk`` part, ``{export_id, rows_done}``, names the export and how many of its rows (bad
+    ones included) are in; resuming re-streams that export from there, or — when it is gone —
+    exports again from row 0 (rows already in come back unchanged)."""
+
+    def __init__(self, ctx: JobContext, params: dict[str, Any], static_list: dict[str, Any], state: dict[str, Any],
+                 import_page: PageImporter, skip: set[int]):
+        self.ctx, self.params, self.static_list, self.import_page = ctx, params, static_list, import_page
+        self.skip = skip  # lead ids this run already imported through REST
+        self.export = dict(state.get("bulk") or {"export_id": None, "rows_done": 0})
+        self.done, self.batch, self.rows = state.get("done", 0), [], 0
+
+    def run(self, client: MarketoClient, wanted: list[str]) -> None:
+        options = dict(BULK_OPTIONS)
+        options["sleep"] = self._sleep_unless_cancelled(options.get("sleep", time.sleep))
+        spec = ExportSpec(tuple(wanted), {"staticListId": self.static_list["id"]})
+        export = ResumableExport(BulkExporter(client, **options), spec, self.export, save=self._on_export,
+                                 checkpoint_every=BULK_BATCH, on_bad_row=self._bad_row, **BULK_WAIT)
+        if self.export["export_id"]:
+            self.ctx.log.info("resuming export %s after %s rows", self.export["export_id"], self.export["rows_done"])
+        limit = self.params.get("max_records")
+        try:
+            with closing(export.records()) as rows:
+                for row in rows:
+                    self.rows += 1
+                    if int(row["id"]) in self.skip:
+                        continue
+                    self.batch.append(dict(row, id=int(row["id"])))
+                    if limit and self.done + len(self.batch) >= limit:
+                        break
+                    if len(self.batch) >= BULK_BATCH:
+                        self._commit(finished=False)
+                        if self.ctx.cancelled():
+                            self.ctx.log.info("cancelled after %s leads", self.done)
+                            return
+        except _Cancelled:
+            self.ctx.log.info("cancelled while waiting for export %s", self.export["export_id"])
             return
-        if ctx.cancelled():
-            ctx.log.info("cancelled after %s leads", done)
+        self._commit(finished=True)
+        self.ctx.log.info("imported %s leads from %r through export %s", self.done, self.static_list["name"],
+                          self.export["export_id"])
+
+    def _commit(self, finished: bool) -> None:
+        if self.batch:
+            self.import_page(self.ctx, self.batch, self.params)
+        self.done += len(self.batch)
+        self.export["rows_done"] += self.rows
+        self.batch, self.rows = [], 0
+        self.ctx.progress(self.done, self.params.get("max_records"))
+        self._save(finished)
+
+    def _save(self, finished: bool) -> None:
+        self.ctx.checkpoint.save({"list": self.static_list, "mode": "bulk", "bulk": dict(self.export),
+                                  "done": self.done, "finished": finished})
+
+    def _on_export(self, state: dict[str, Any]) -> None:
+        """``ResumableExport`` reports its state; only a new export is saved here (at once, so a
+        crash resumes it instead of exporting again) — rows are saved when their batch commits."""
+        if state["export_id"] == self.export["export_id"]:
             return
+        if self.export["export_id"]:
+            self.ctx.log.warning("export %s is gone: exporting the list again", self.export["export_id"])
+        self.export = {"export_id": state["export_id"], "rows_done": 0}
+        self.ctx.log.info("export %s of static list %r created", state["export_id"], self.static_list["name"])
+        self._save(finished=False)
+
+    def _bad_row(self, bad: BadRow) -> None:
+        self.ctx.record(f"export row {bad.row_number}", "failed", "bad_row", bad.reason, stage="read")
+        self.rows += 1
+
+    def _sleep_unless_cancelled(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
+        def wait(seconds: float) -> None:
+            if self.ctx.cancelled():
+                raise _Cancelled
+            sleep(seconds)
+        return wait
 
 
 def _import_page(ctx: JobContext, leads: list[dict[str, Any]], params: dict[str, Any]) -> None:
     """Profiles first (matched by lead id, then the chosen rule), then their registrations."""
-    rows = []
-    for lead in leads:
-        missing = ctx.mappings.missing_required("inbound", ctx.mappings.apply("inbound", lead))
-        if missing:
-            ctx.record(lead_key(lead), "skipped", "missing_required",
-                       f"Marketo lead {lead['id']} has no value for {', '.join(missing)}", stage="map")
-            continue
-        rows.append({"key": lead_key(lead), "fields": ctx.mappings.apply("inbound", lead, prefix="profile"),
-                     "external_ids": {LEAD_ID_SYSTEM: str(lead["id"])}})
-    registrations = []
-    for result in ctx.store.upsert_profiles(rows, match_on=params["match_on"], policies=ctx.mappings.policies("inbound")):
-        if result.outcome in ("skipped", "failed"):
-            ctx.record(result.key, result.outcome, result.code, result.message, stage="profile")
-        else:
-            registrations.append({"key": result.key, "profile_id": result.id, "source": SOURCE,
-                                  "attendee_type_code": params["attendee_type_code"], "status_label": params["status_label"]})
+    registrations = [{"key": result.key, "profile_id": result.id, "source": SOURCE,
+                      "attendee_type_code": params["attendee_type_code"], "status_label": params["status_label"]}
+                     for result in upsert_lead_profiles(ctx, leads, params["match_on"])]
     for result in ctx.store.upsert_registrations(registrations, overwrite_status=params["overwrite_status"]):
         ctx.record(result.key, result.outcome, result.code, result.message, stage="registration")
 

@@ -26,11 +26,18 @@ MESSAGES = {
     "612": "Invalid Content Type",
     "614": "Invalid Subscription",
     "615": "Concurrent access limit reached",
+    "616": "Invalid subscription type",
     "713": "Transient Error",
+    "1001": "Invalid value type",
     "1003": "Invalid data",
+    "1004": "Lead not found",
+    "1005": "Lead already exists",
     "1006": "Field not found",
+    "1007": "Multiple lead match lookup criteria",
     "1011": "Field not supported",
     "1013": "Object not found",
+    "1017": "Object already exists",
+    "1026": "Custom object not enabled",
 }
 
 _HTML_ERRORS = {
@@ -72,6 +79,22 @@ def html_error(status: int) -> Response:
     title = _HTML_ERRORS.get(status, f"{status} Error")
     page = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
     return text_response(page, status, content_type="text/html", codes=(str(status),))
+
+
+def truncated(response: Response) -> Response:
+    """The same answer with its body cut in half, as when a connection dies mid-body behind a
+    proxy that already sent the headers; the client sees a body that is not JSON."""
+    cut = response.body[: len(response.body) // 2]
+    return Response(response.status, dict(response.headers), cut, response.codes + ("truncated",), data=None)
+
+
+def reason(code: str | int, message: str | None = None) -> dict[str, str]:
+    """One entry of a skipped record's ``reasons``."""
+    return {"code": str(code), "message": message or MESSAGES.get(str(code), "Error")}
+
+
+def skipped(code: str | int, message: str | None = None, **extra: object) -> dict[str, object]:
+    return {**extra, "status": "skipped", "reasons": [reason(code, message)]}
 
 
 class ApiError(Exception):

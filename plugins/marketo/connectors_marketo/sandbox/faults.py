@@ -1,41 +1,61 @@
-"""Fault injection and the API's limits: scripted failures for the next N calls, the shared
-rate limit (100 calls / 20 s) and the daily quota."""
+"""Scripted and random failures: what the sandbox answers instead of the real thing.
+
+A ``Fault`` is a Marketo error code in the envelope, an HTTP status with a gateway's HTML page,
+a dropped connection, a truncated body, or a hang. Faults wait in a ``FaultQueue`` for the next
+calls (optionally only calls to paths matching a regex), or are drawn by ``RandomFaults`` with a
+seeded probability. Bookkeeping calls (``/rest/v1/stats/...``) are left alone unless a fault
+names their path, so a client's budget checks do not shift the calls a test scripted.
+"""
 from __future__ import annotations
 
+import random
+import re
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Sequence
+
+STATS_PATH = re.compile(r"/rest/v1/stats/.*")
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One scripted failure: an envelope ``code``, an HTTP ``http_status`` with an HTML body, or
-    a dropped connection."""
-
     code: str | None = None
     http_status: int | None = None
     message: str | None = None
     drop_connection: bool = False
+    truncate: bool = False  # serve the call, then cut the body short
+    hang: float | None = None  # answer nothing for up to this many seconds, then drop the connection
     pass_through: bool = False  # a placeholder: this call is served normally
 
 
 PASS = Fault(pass_through=True)
 
 
+def applies(pattern: re.Pattern[str] | None, path: str) -> bool:
+    if pattern is None:
+        return not STATS_PATH.fullmatch(path)
+    return pattern.fullmatch(path) is not None
+
+
 class FaultQueue:
+    """Faults for the next calls, in order; each waits for a call whose path it applies to."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._faults: deque[Fault] = deque()
+        self._faults: list[tuple[re.Pattern[str] | None, Fault]] = []
 
-    def add(self, fault: Fault, times: int = 1) -> None:
+    def add(self, fault: Fault, times: int = 1, path: str | None = None) -> None:
+        pattern = re.compile(path) if path is not None else None
         with self._lock:
-            self._faults.extend([fault] * times)
+            self._faults.extend([(pattern, fault)] * times)
 
-    def take(self) -> Fault | None:
+    def take(self, path: str = "/") -> Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            for index, (pattern, fault) in enumerate(self._faults):
+                if applies(pattern, path):
+                    del self._faults[index]
+                    return fault
+            return None
 
     def clear(self) -> None:
         with self._lock:
@@ -46,45 +66,30 @@ class FaultQueue:
             return len(self._faults)
 
 
-class SlidingWindow:
-    """At most ``limit`` calls in any ``seconds``; ``None`` as limit turns it off."""
+class RandomFaults:
+    """Each call fails with probability ``p``, with one of ``faults`` (seeded, so repeatable)."""
 
-    def __init__(self, limit: int | None, seconds: float, clock: Callable[[], float] = time.time):
-        self.limit = limit
-        self.seconds = seconds
-        self.clock = clock
-        self._calls: deque[float] = deque()
+    def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.p = 0.0
+        self._faults: Sequence[Fault] = ()
+        self._rng = random.Random(0)
+        self._pattern: re.Pattern[str] | None = None
+        self.drawn = 0  # how many calls it failed
 
-    def admit(self) -> bool:
-        """Count the call and say yes, or say no (a refused call is not counted)."""
+    def configure(self, p: float, faults: Sequence[Fault], seed: int = 0, path: str | None = None) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError("p is a probability")
+        if p and not faults:
+            raise ValueError("give the faults to draw from")
         with self._lock:
-            now = self.clock()
-            while self._calls and now - self._calls[0] >= self.seconds:
-                self._calls.popleft()
-            if self.limit is not None and len(self._calls) >= self.limit:
-                return False
-            self._calls.append(now)
-            return True
+            self.p, self._faults, self._rng = p, tuple(faults), random.Random(seed)
+            self._pattern = re.compile(path) if path is not None else None
+            self.drawn = 0
 
-    def reset(self) -> None:
+    def draw(self, path: str) -> Fault | None:
         with self._lock:
-            self._calls.clear()
-
-
-class DailyQuota:
-    def __init__(self, quota: int | None):
-        self.quota = quota
-        self.used = 0
-        self._lock = threading.Lock()
-
-    def admit(self) -> bool:
-        with self._lock:
-            if self.quota is not None and self.used >= self.quota:
-                return False
-            self.used += 1
-            return True
-
-    def reset(self) -> None:
-        with self._lock:
-            self.used = 0
+            if not self.p or not applies(self._pattern, path) or self._rng.random() >= self.p:
+                return None
+            self.drawn += 1
+            return self._rng.choice(self._faults)

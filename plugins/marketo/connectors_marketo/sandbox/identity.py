@@ -6,7 +6,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+from connectors.sandbox import Request, Response, json_response
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import MarketoSandbox
 
 
 @dataclass
@@ -45,13 +50,17 @@ class TokenIssuer:
 
     def verify(self, value: str | None) -> str | None:
         """None when the token is good, else the Marketo code: 601 unknown/revoked, 602 expired."""
+        return self.check(value)[1]
+
+    def check(self, value: str | None) -> tuple[str | None, str | None]:
+        """(the token's API user, None) when it is good, else (None, 601 or 602)."""
         with self._lock:
             token = self._all.get(value or "")
             if token is None or token.revoked:
-                return "601"
+                return None, "601"
             if self.clock() >= token.expires_at:
-                return "602"
-            return None
+                return None, "602"
+            return token.client_id, None
 
     def expire(self, client_id: str | None = None) -> None:
         """The current token(s) expire now: the next call with one gets 602."""
@@ -68,3 +77,27 @@ class TokenIssuer:
 
     def _pick(self, client_id: str | None) -> list[IssuedToken]:
         return [t for cid, t in self._current.items() if client_id is None or cid == client_id]
+
+
+def register(sandbox: "MarketoSandbox") -> None:
+    """``GET``/``POST /identity/oauth/token`` (query or form parameters); not counted in the quota."""
+
+    def token(request: Request) -> Response:
+        values = request.values()
+        if values.get("grant_type", [None])[0] != "client_credentials":
+            return json_response({"error": "invalid_request", "error_description": "Missing or unsupported grant type"},
+                                 400, codes=("invalid_request",))
+        issued = sandbox.tokens.issue(values.get("client_id", [None])[0], values.get("client_secret", [None])[0])
+        if issued is None:
+            return bad_credentials()
+        value, expires_in = issued
+        return json_response({"access_token": value, "token_type": "bearer", "expires_in": expires_in,
+                              "scope": f"{sandbox.client_id}@sandbox.marketo.local"})
+
+    sandbox.routes.add("GET", r"/identity/oauth/token", token)
+    sandbox.routes.add("POST", r"/identity/oauth/token", token)
+
+
+def bad_credentials() -> Response:
+    return json_response({"error": "invalid_client", "error_description": "Bad client credentials"}, 401,
+                         codes=("invalid_client",))

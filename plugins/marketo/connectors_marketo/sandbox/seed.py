@@ -74,6 +74,13 @@ PLACES = (
 )
 EPOCH = datetime(2025, 1, 6, 8, 0, tzinfo=timezone.utc)
 
+#: seeded smart campaigns, by fixed id so tests and demo jobs can name them
+CONFIRMATION_CAMPAIGN = 1001  # trigger, active, requestable: what "Trigger Marketo Campaign" runs
+FOLLOW_UP_CAMPAIGN = 1002     # trigger, active, requestable
+INVITATION_CAMPAIGN = 1003    # batch: cannot be requested (1003)
+REMINDER_CAMPAIGN = 1004      # trigger, inactive (1003)
+WEBFORM_CAMPAIGN = 1005       # trigger, active, but triggered by a form, not by the API (1003)
+
 
 def seed_demo(sandbox: "MarketoSandbox", *, invitees: int = 520, random_seed: int = 2026) -> dict[str, int]:
     """Fill ``sandbox`` with the demo data and return the list ids by list name.
@@ -103,7 +110,23 @@ def seed_demo(sandbox: "MarketoSandbox", *, invitees: int = 520, random_seed: in
             program_name="Newsletter", description="Monthly newsletter opt-ins"),
         WEBINAR_LIST: sandbox.add_list(WEBINAR_LIST, sorted(rng.sample(outsider_ids, 12)), program_name="Q3 Webinar"),
     }
+    seed_campaigns(sandbox)
     return {name: record["id"] for name, record in lists.items()}
+
+
+def seed_campaigns(sandbox: "MarketoSandbox") -> None:
+    """The SUMMIT26 program's campaigns: requestable ones and each kind that must be refused."""
+    program = "SUMMIT26 Program"
+    sandbox.add_campaign("SUMMIT26 - Registration Confirmation", campaign_id=CONFIRMATION_CAMPAIGN,
+                         program_name=program, description="Campaign is Requested (Web Service API): confirm")
+    sandbox.add_campaign("SUMMIT26 - Attendee Follow-up", campaign_id=FOLLOW_UP_CAMPAIGN, program_name=program,
+                         description="Campaign is Requested (Web Service API): thank attendees")
+    sandbox.add_campaign("SUMMIT26 - Invitation Blast", campaign_id=INVITATION_CAMPAIGN, type="batch",
+                         program_name=program, description="Scheduled batch send to the invitee list")
+    sandbox.add_campaign("SUMMIT26 - Reminder", campaign_id=REMINDER_CAMPAIGN, active=False, program_name=program,
+                         description="Campaign is Requested, not activated yet")
+    sandbox.add_campaign("Newsletter - Welcome", campaign_id=WEBFORM_CAMPAIGN, requestable=False,
+                         program_name="Newsletter", description="Fills Out Form trigger")
 
 
 def _person(rng: random.Random, index: int, taken: set[str]) -> dict[str, Any]:
