@@ -134,8 +134,9 @@ def cmd_sandbox(args) -> int:
     if app.sandbox is None:
         print(f"{app.label} ships no sandbox", file=sys.stderr)
         return 2
-    box = app.sandbox(port=args.port, **({"client_id": args.client_id} if args.client_id else {}),
-                      **({"client_secret": args.client_secret} if args.client_secret else {}))
+    options = {"port": args.port, "client_id": args.client_id, "client_secret": args.client_secret,
+               "seed": False if args.no_seed else None}
+    box = app.sandbox(**{k: v for k, v in options.items() if v is not None})
     print(f"{app.label} sandbox on {box.url}; connection: "
           f"{json.dumps({k: v for k, v in box.connection.items() if 'secret' not in k})}", flush=True)
     _stop_on_signal().wait()
@@ -338,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=0)
     sandbox.add_argument("--client-id")
     sandbox.add_argument("--client-secret")
+    sandbox.add_argument("--no-seed", action="store_true", help="start empty, without the demo data")
     sandbox.set_defaults(func=cmd_sandbox)
 
     db = sub.add_parser("db", help="database")
