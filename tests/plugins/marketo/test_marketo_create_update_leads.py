@@ -5,7 +5,11 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import delete
 
+from connectors.db import transaction
+from connectors.jobs.submit import SubmitError
+from connectors.models import RegistrationStatus
 from connectors_marketo.jobs.create_update_leads import KEY
 
 from .outbound_support import ATTENDEES, edit_registration, registrations_by_email, sent, sync_calls
@@ -74,9 +78,15 @@ def test_filters_by_status_and_attendee_type(harness, sandbox):
     assert sorted(sent(sync_calls(sandbox))) == sorted(r["email"] for r in wanted)
 
 
-def test_unknown_status_fails_the_run(harness, sandbox):
-    result = harness.run(KEY, {"status_labels": ["Attended", "Maybe"]})
-    assert result.status == "failed" and result.error.startswith("unknown_registration_status") and "'Maybe'" in result.error
+def test_unknown_status_is_refused_on_submit_and_at_run_time(harness, sandbox):
+    with pytest.raises(SubmitError) as refused:  # the form's choices come from the event
+        harness.submit(KEY, {"status_labels": ["Attended", "Maybe"]})
+    assert "'Maybe' is not among the event's registration statuses" in refused.value.messages["params.status_labels"][0]
+    run_id = harness.submit(KEY, {"status_labels": ["Attended"]})
+    with transaction(harness.factory) as s:  # the status is gone from the event before a recurring run
+        s.execute(delete(RegistrationStatus).where(RegistrationStatus.label == "Attended"))
+    result = harness.execute(run_id)
+    assert result.status == "failed" and result.error.startswith("unknown_registration_status")
     assert sync_calls(sandbox) == []
 
 

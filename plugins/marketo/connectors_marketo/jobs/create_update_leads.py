@@ -27,7 +27,7 @@ from connectors import JobContext, JobFailed, JobType, RegistrationView
 from ..client import MarketoClient
 from .common import client_for_run, marketo_errors
 from .outbound import (
-    EXPECTED_SKIPS, RegistrationFilterParams, link_lead_ids, mapping_source, reason_of, registration_filters,
+    FILTER_CHOICES, EXPECTED_SKIPS, RegistrationFilterParams, link_lead_ids, mapping_source, reason_of, registration_filters,
     registration_key,
 )
 
@@ -232,4 +232,5 @@ CREATE_UPDATE_LEADS = JobType(
     run=run,
     description="Sends the event's registrations to Marketo as leads (created or updated by the lookup field) "
                 "and keeps each lead's id on its profile.",
+    event_choices=FILTER_CHOICES,
 )

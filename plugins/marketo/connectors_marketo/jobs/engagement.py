@@ -11,8 +11,8 @@ from typing import Any
 
 from connectors import JobContext, JobType, RegistrationView
 
-from .metrics_common import EVENT_CHOICES, custom_object_field, incremental_field, upload
-from .outbound import RegistrationFilterParams, registration_key
+from .metrics_common import custom_object_field, incremental_field, upload
+from .outbound import FILTER_CHOICES, RegistrationFilterParams, registration_key
 
 KEY = "marketo.upload_engagement_metrics"
 DEFAULT_OBJECT = "certainEngagement_c"
@@ -60,5 +60,5 @@ UPLOAD_ENGAGEMENT = JobType(
     run=run,
     description="Writes each registration's sessions registered/attended/no-show/waitlisted, agenda items and "
                 "attendance to a Marketo custom object linked to the lead, updating the same record on every run.",
-    event_choices=EVENT_CHOICES,
+    event_choices=FILTER_CHOICES,
 )

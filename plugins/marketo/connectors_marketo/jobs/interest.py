@@ -14,8 +14,8 @@ from marshmallow import fields, validate
 
 from connectors import JobContext, JobFailed, JobType, RegistrationView
 
-from .metrics_common import EVENT_CHOICES, custom_object_field, incremental_field, upload
-from .outbound import RegistrationFilterParams
+from .metrics_common import custom_object_field, incremental_field, upload
+from .outbound import FILTER_CHOICES, RegistrationFilterParams
 
 KEY = "marketo.upload_interest_metrics"
 DEFAULT_OBJECT = "certainInterest_c"
@@ -74,5 +74,5 @@ UPLOAD_INTEREST = JobType(
     run=run,
     description="Writes each registration's interest score per account tag (points of the sessions and agenda "
                 "items it takes) to a Marketo custom object, replacing the scores on every run.",
-    event_choices=EVENT_CHOICES,
+    event_choices=FILTER_CHOICES,
 )

@@ -31,7 +31,6 @@ MISSING_OBJECT_CODES = frozenset({"1013", "610"})
 FEATURE_OFF_CODES = frozenset({"616", "1026"})
 
 #: the filter parameters' choices come from the event's catalogue (form checkboxes, checked on submit)
-EVENT_CHOICES = {"status_labels": "registration_statuses", "attendee_types": "attendee_types"}
 
 Builder = Callable[[list[RegistrationView]], list[tuple[str, dict[str, Any]]]]
 

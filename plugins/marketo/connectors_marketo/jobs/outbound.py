@@ -15,6 +15,10 @@ from .common import LEAD_ID_SYSTEM
 EXPECTED_SKIPS = frozenset({"1004", "1005"})
 
 
+#: the filters' choices come from the event (the form shows them as checkboxes; submit checks them)
+FILTER_CHOICES = {"status_labels": "registration_statuses", "attendee_types": "attendee_types"}
+
+
 class RegistrationFilterParams(Schema):
     """The registration filters every outbound job offers (empty: all)."""
 

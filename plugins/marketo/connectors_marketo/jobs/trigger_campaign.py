@@ -28,7 +28,7 @@ from ..client import MarketoClient
 from ..errors import MarketoError
 from .common import client_for_run, marketo_errors
 from .outbound import (
-    RegistrationFilterParams, chunked, lead_id_of, link_lead_ids, registration_filters, registration_key,
+    FILTER_CHOICES, RegistrationFilterParams, chunked, lead_id_of, link_lead_ids, registration_filters, registration_key,
 )
 
 KEY = "marketo.trigger_campaign"
@@ -267,4 +267,5 @@ TRIGGER_CAMPAIGN = JobType(
     run=run,
     description="Requests a Marketo trigger campaign for the leads of the event's registrations, with the event's "
                 "details as My Tokens; recurring runs request only new registrations and changed statuses.",
+    event_choices=FILTER_CHOICES,
 )
