@@ -2,10 +2,12 @@
 
     Relay(factory, broker_url, namespace).run_forever(stop_event)      # outbox -> bus
     Worker(services).run(stop_event)                                    # bus -> executed runs
+    EventDispatcher(services).run(stop_event)                           # bus -> event-triggered jobs
     Embedded(services).start()                                          # all of it, in-process
 
 See docs/bus.md for the topology and the delivery guarantees.
 """
+from .dispatcher import EventDispatcher
 from .embedded import Embedded
 from .messages import MalformedMessage, RunRequested, parse_run_requested
 from .relay import Relay
@@ -13,5 +15,5 @@ from .topology import Topology
 from .transport import connect, is_amqp
 from .worker import Worker
 
-__all__ = ["Embedded", "Relay", "Worker", "Topology", "connect", "is_amqp", "MalformedMessage", "RunRequested",
+__all__ = ["EventDispatcher", "Embedded", "Relay", "Worker", "Topology", "connect", "is_amqp", "MalformedMessage", "RunRequested",
            "parse_run_requested"]

@@ -18,6 +18,7 @@ from .transport import is_amqp
 
 RUNS_ROUTING_KEY = "runs"
 RUNS_QUEUE_VERSION = 1
+STATUS_EVENTS_QUEUE_VERSION = 1
 DEAD_QUEUE_VERSION = 1
 #: Deliveries of one command before RabbitMQ dead-letters it. A command is acked within
 #: milliseconds of its claim, so only a message that crashes workers ever gets near this.
@@ -70,6 +71,16 @@ class Topology:
                      durable=True, queue_arguments=args)
 
     @property
+    def status_events_queue(self) -> Queue:
+        """Every status-change event ("#" on the topic exchange), consumed by event dispatchers."""
+        args = {}
+        if self.quorum:
+            args = {"x-queue-type": "quorum", "x-delivery-limit": self.delivery_limit,
+                    "x-dead-letter-exchange": self.dead.name}
+        return Queue(f"{self.namespace}.status-events.v{STATUS_EVENTS_QUEUE_VERSION}", self.events, routing_key="#",
+                     durable=True, queue_arguments=args)
+
+    @property
     def dead_queue(self) -> Queue:
         """Messages rejected as malformed or past the delivery limit, kept for a human to read."""
         args = {"x-queue-type": "quorum"} if self.quorum else {}
@@ -78,7 +89,7 @@ class Topology:
 
     @property
     def queues(self) -> tuple[Queue, ...]:
-        return (self.runs_queue, self.dead_queue)
+        return (self.runs_queue, self.status_events_queue, self.dead_queue)
 
     def exchange_for(self, name: str) -> Exchange:
         """The exchange an outbox row names ("commands" or "events"); KeyError for any other."""

@@ -67,6 +67,17 @@ def cmd_worker(args) -> int:
     return 0
 
 
+def cmd_dispatcher(args) -> int:
+    from connectors.bus import EventDispatcher
+
+    services = _services(args)
+    dispatcher = EventDispatcher(services)
+    print(f"event dispatcher {dispatcher.name} consuming status changes from "
+          f"{_safe_url(services.settings.broker_url)}", flush=True)
+    dispatcher.run(_stop_on_signal())
+    return 0
+
+
 def cmd_relay(args) -> int:
     from connectors.bus import Relay
 
@@ -334,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("scheduler", help="fire due schedules").set_defaults(func=cmd_scheduler)
     sub.add_parser("relay", help="publish the outbox to the bus").set_defaults(func=cmd_relay)
+    sub.add_parser("dispatcher", help="deliver status-change events to event-triggered jobs").set_defaults(func=cmd_dispatcher)
     sandbox = sub.add_parser("sandbox", help="run an application's sandbox on its own")
     sandbox.add_argument("application")
     sandbox.add_argument("--port", type=int, default=0)

@@ -73,7 +73,10 @@ class JobType:
     run: Callable[["JobContext", dict[str, Any]], None]
     description: str = ""
     triggers: tuple[str, ...] = ()
-    on_event: Callable[..., None] | None = None
+    #: ``on_event(ctx, params, event) -> remote id | None`` for each matching status-change event
+    on_event: Callable[..., Any] | None = None
+    #: ``verify(ctx, params, event) -> bool | None``: did an interrupted delivery happen? (None: cannot tell)
+    verify: Callable[..., Any] | None = None
     #: parameter fields whose choices come from the event (filled in by forms, checked on submit)
     event_choices: dict[str, str] = field(default_factory=dict)
 

@@ -4,6 +4,7 @@ from .agenda import (
     TagPoints,
 )
 from .base import Base, UTCDateTime, utcnow
+from .deliveries import DELIVERY_STATES, Delivery
 from .connector import DIRECTIONS, UPDATE_POLICIES, FieldMapping, PluginConfig
 from .events import Outbox, StatusChangeEvent
 from .jobs import (
@@ -15,6 +16,7 @@ from .store import (
 )
 
 __all__ = [
+    "DELIVERY_STATES", "Delivery",
     "AGENDA_ITEM_STATUSES", "SESSION_STATUSES", "AgendaItem", "AgendaItemRegistration", "Session",
     "SessionRegistration", "Tag", "TagPoints", "LedgerEntry",
     "Base", "UTCDateTime", "utcnow", "DIRECTIONS", "UPDATE_POLICIES", "FieldMapping", "PluginConfig",

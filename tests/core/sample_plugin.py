@@ -63,6 +63,29 @@ def notify(ctx, params):
         ctx.checkpoint.save(None)
 
 
+#: what the sample "remote system" received: (job params' activity, event id)
+SENT: list[tuple[str, str]] = []
+#: what on_event does next: None = send; an exception instance = raise it
+BEHAVIOUR: dict[str, object] = {"next": None}
+
+
+class ActivityParams(Schema):
+    activity = fields.String(load_default="Registered", metadata={"label": "Activity"})
+    status_filter = fields.List(fields.String(), load_default=None, metadata={"label": "Statuses"})
+
+
+def send_activity(ctx, params, event):
+    failure = BEHAVIOUR["next"]
+    if failure is not None:
+        raise failure
+    SENT.append((params["activity"], event["id"]))
+    return f"act-{len(SENT)}"
+
+
+def activity_sent(ctx, params, event):
+    return BEHAVIOUR.get("verify", any(e == event["id"] for _, e in SENT))
+
+
 @hookimpl
 def register_applications(register):
     register(Application(
@@ -81,3 +104,6 @@ def register_job_types(register):
                      event_choices={"attendee_type_code": "attendee_types", "status_label": "registration_statuses"}))
     register(JobType(key="sample.notify", label="Notify Sample", application="sample", scope="event",
                      params_schema=NotifyParams, run=notify))
+    register(JobType(key="sample.activity", label="Sample Activity upon Status Change", application="sample",
+                     scope="event", params_schema=ActivityParams, run=lambda ctx, params: None,
+                     triggers=("registration.status_changed",), on_event=send_activity, verify=activity_sent))

@@ -123,7 +123,7 @@ class MarketoSandbox(DataApi, FaultApi, SandboxApp):
 
     def _rest(self, request: Request) -> Response:
         self._delay(request.path)
-        if request.method == "POST" and request.arg("_method") == "GET":
+        if request.method == "POST" and request.values().get("_method", [None])[0] == "GET":
             request = _as_get(request)
         fault = self.faults.take(request.path) or self.random_faults.draw(request.path)
         if fault and not fault.pass_through and not fault.truncate:
@@ -203,6 +203,11 @@ class MarketoSandbox(DataApi, FaultApi, SandboxApp):
 
 
 def _as_get(request: Request) -> Request:
-    """``POST ?_method=GET`` with a form body is Marketo's way round 414: treat it as the GET."""
+    """``POST ?_method=GET`` with a form body is Marketo's way round 414: treat it as the GET.
+    ``_method`` may come in the URL or in the form body (Adobe: "add the _method=GET parameter,
+    and place a query string in the request body"; marketorestpython sends it in the body). A
+    JSON body stays with the request: compound-key custom object queries and list membership
+    checks send their ``input`` that way (spec §2.5, Adobe's OpenAPI)."""
     params = {k: v for k, v in request.values().items() if k != "_method"}
-    return Request("GET", request.path, params, dict(request.headers), b"", target=request.target)
+    body = request.body if request.content_type == "application/json" else b""
+    return Request("GET", request.path, params, dict(request.headers), body, target=request.target)

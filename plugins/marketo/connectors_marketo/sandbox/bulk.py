@@ -5,6 +5,9 @@ Plain Python, no HTTP (that is ``bulk_routes.py``), so tests drive and inspect i
 ``sandbox.bulk``. A job's file is written once, to a temporary folder, when the job completes,
 and served from a memory map: a million-lead export costs the sandbox disk, not heap — which
 also keeps the sandbox out of a client's memory measurements when both share a process.
+
+The scripted faults live in ``bulk_faults.py``, the leads an export selects (synthetic leads,
+smart lists) in ``bulk_leads.py``; their names stay importable from here.
 """
 from __future__ import annotations
 
@@ -17,15 +20,21 @@ import tempfile
 import time
 import uuid
 import weakref
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
-from .seed import COMPANIES, FIRST_NAMES, LAST_NAMES, PLACES, TITLES
+from .bulk_faults import BulkFaults, DirtyCsv, JobFaults
+from .bulk_leads import DAY, LeadSources, SmartList, SyntheticLeads, iso, stamp
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import MarketoSandbox
+
+__all__ = [
+    "CREATED", "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "ACTIVE", "FINAL", "DELIMITERS", "DAY",
+    "FILE_DAYS", "STATUS_DAYS", "LIST_DAYS", "CENTRAL", "iso", "stamp", "DirtyCsv", "JobFaults", "BulkFaults",
+    "SyntheticLeads", "SmartList", "ExportJob", "BulkExports", "EnqueueRefused",
+]
 
 CREATED, QUEUED, PROCESSING = "Created", "Queued", "Processing"
 COMPLETED, FAILED, CANCELLED = "Completed", "Failed", "Cancelled"
@@ -33,150 +42,9 @@ ACTIVE = (QUEUED, PROCESSING)
 FINAL = (COMPLETED, FAILED, CANCELLED)
 #: the docs disagree on SSV (semicolon in "Bulk Extract", space in "Bulk Lead Extract"): semicolon
 DELIMITERS = {"CSV": ",", "TSV": "\t", "SSV": ";"}
-DAY = 86400.0
 FILE_DAYS, STATUS_DAYS, LIST_DAYS = 7, 30, 7
 #: the daily export quota resets at midnight US Central time (fixed offset: no DST here)
 CENTRAL = timezone(timedelta(hours=-6))
-
-
-def iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def stamp(text: str) -> float:
-    """Epoch seconds of an ISO-8601 datetime (no zone means UTC)."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
-
-
-# -- faults ------------------------------------------------------------------------------------
-@dataclass
-class DirtyCsv:
-    """What real export files carry (spec §5.5 #8): NUL bytes and stray carriage returns inside
-    values, CRLF line ends, rows with one column too many. Every ``every``-th row is soiled so
-    that dropping NUL and CR gives the clean values back."""
-
-    every: int = 3
-    crlf: bool = True
-    misaligned_rows: frozenset[int] = frozenset()
-
-    def soil(self, values: list[str], row: int) -> list[str]:
-        if row % self.every:
-            return values
-        return [v if v == "null" else f"{v[:1]}\0{v[1:]}\r" for v in values]
-
-
-@dataclass
-class JobFaults:
-    hold_queued: float = 0       # status polls that still see Queued
-    hold_processing: float = 0   # status polls that still see Processing
-    fail_with: str | None = None  # errorMsg: the job ends Failed
-    file_missing: int = 0        # file requests answered 404 although Completed
-    truncate: int = 0            # file answers cut to half of what was asked
-    corrupt: int = 0             # file answers with one byte changed
-    drop: int = 0                # file requests whose connection is dropped
-    dirty: DirtyCsv | None = None
-
-
-class BulkFaults:
-    """Scripted bulk faults. Each job fault applies to the export with ``export_id``, or to the
-    next export created when none is given."""
-
-    def __init__(self, exports: "BulkExports"):
-        self._exports = exports
-        self._next = JobFaults()
-        self._refusals: deque[str] = deque()
-        self.unsupported: set[str] = set()
-
-    def _target(self, export_id: str | None) -> JobFaults:
-        return self._next if export_id is None else self._exports.jobs[export_id].faults
-
-    def stay_queued(self, polls: float = float("inf"), export_id: str | None = None) -> None:
-        self._target(export_id).hold_queued = polls
-
-    def stay_processing(self, polls: float = float("inf"), export_id: str | None = None) -> None:
-        self._target(export_id).hold_processing = polls
-
-    def fail(self, error_msg: str = "Export failed: internal error", export_id: str | None = None) -> None:
-        self._target(export_id).fail_with = error_msg
-
-    def file_missing(self, requests: int = 1, export_id: str | None = None) -> None:
-        self._target(export_id).file_missing = requests
-
-    def truncate_file(self, times: int = 1, export_id: str | None = None) -> None:
-        self._target(export_id).truncate = times
-
-    def corrupt_file(self, times: int = 1, export_id: str | None = None) -> None:
-        self._target(export_id).corrupt = times
-
-    def drop_file_connection(self, times: int = 1, export_id: str | None = None) -> None:
-        self._target(export_id).drop = times
-
-    def dirty_csv(self, every: int = 3, crlf: bool = True, misaligned_rows: Iterable[int] = (),
-                  export_id: str | None = None) -> None:
-        self._target(export_id).dirty = DirtyCsv(every, crlf, frozenset(misaligned_rows))
-
-    def queue_full(self, times: int = 1) -> None:
-        """The next ``times`` enqueues get 1029 "Too many jobs in queue"."""
-        self._refusals.extend(["queue"] * times)
-
-    def quota_exceeded(self, times: int = 1) -> None:
-        """The next ``times`` enqueues get 1029 "Export daily quota …MB exceeded"."""
-        self._refusals.extend(["quota"] * times)
-
-    def unsupported_filters(self, *names: str) -> None:
-        """These filters answer 1035 (default: updatedAt and the smart-list ones)."""
-        self.unsupported = set(names or ("updatedAt", "smartListId", "smartListName"))
-
-    def take_next(self) -> JobFaults:
-        taken, self._next = self._next, JobFaults()
-        return taken
-
-    def take_refusal(self) -> str | None:
-        return self._refusals.popleft() if self._refusals else None
-
-    def clear(self) -> None:
-        self._next, self.unsupported = JobFaults(), set()
-        self._refusals.clear()
-
-
-# -- synthetic leads -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SyntheticLeads:
-    """``count`` leads with ids from ``first_id``, each made up from its id when read."""
-
-    first_id: int
-    count: int
-    list_id: int | None
-    created_from: float
-    span: int
-    dirty: bool = False
-
-    def leads(self) -> Iterator[dict[str, Any]]:
-        return map(self.lead, range(self.first_id, self.first_id + self.count))
-
-    def lead(self, k: int) -> dict[str, Any]:
-        company, domain = COMPANIES[(k // 3) % len(COMPANIES)]
-        city, state, country = PLACES[(k // 11) % len(PLACES)][:3]
-        created = self.created_from + (k * 7919) % self.span
-        lead = {"id": k, "email": f"lead{k}@{domain}", "firstName": FIRST_NAMES[k % len(FIRST_NAMES)],
-                "lastName": LAST_NAMES[(k // 7) % len(LAST_NAMES)], "company": company,
-                "title": TITLES[k % len(TITLES)] if k % 10 else None, "city": city, "state": state,
-                "country": country, "createdAt": iso(created), "updatedAt": iso(created + (k * 104729) % DAY)}
-        if self.dirty and k % 97 == 0:
-            lead.update(company='株式会社サクラ, "東京"', title="Head of\nEvents")
-        return lead
-
-
-@dataclass(frozen=True)
-class SmartList:
-    id: int
-    name: str
-    lead_ids: frozenset[int]
-    where: Callable[[dict[str, Any]], bool] | None
-
-    def contains(self, lead: dict[str, Any]) -> bool:
-        return lead["id"] in self.lead_ids or bool(self.where and self.where(lead))
 
 
 @dataclass
@@ -241,7 +109,7 @@ class ExportJob:
             self._map = None
 
 
-class BulkExports:
+class BulkExports(LeadSources):
     """The export jobs of one sandbox. Times come from ``clock`` (default: the sandbox's) plus
     whatever ``advance()`` added, so tests move jobs along without sleeping."""
 
@@ -275,34 +143,7 @@ class BulkExports:
         with self.lock:
             self.offset += seconds
 
-    # -- data ----------------------------------------------------------------------------------
-    def add_synthetic_leads(self, count: int, list_name: str | None = None, *, created_from: str = "2025-03-01T00:00:00Z",
-                            days: int = 30, dirty: bool = False) -> SyntheticLeads:
-        """``count`` leads made up on the fly from their id, seen by exports only (REST reads do
-        not see them): a million cost a range, not a million dicts. With ``list_name`` they are
-        the members of that static list (created when missing); createdAt falls within ``days``
-        from ``created_from``; ``dirty`` puts CJK, quotes and newlines in some values."""
-        with self.lock:
-            store = self.sandbox.store
-            first_id = max([store._next_lead_id, *(s.first_id + s.count for s in self.segments)])
-            store._next_lead_id = first_id + count  # REST-created leads must not reuse these ids
-            list_id = None
-            if list_name is not None:
-                found = store.find_lists(names={list_name})
-                list_id = found[0]["id"] if found else store.add_list(list_name)["id"]
-            segment = SyntheticLeads(first_id, count, list_id, stamp(created_from), int(days * DAY), dirty)
-            self.segments.append(segment)
-            return segment
-
-    def add_smart_list(self, name: str, lead_ids: Iterable[int] = (),
-                       where: Callable[[dict[str, Any]], bool] | None = None) -> int:
-        """A smart list for the smartListId/smartListName filters: the leads in ``lead_ids`` and
-        those ``where`` accepts. Returns its id."""
-        with self.lock:
-            list_id = 5000 + len(self.smart_lists) + 1
-            self.smart_lists[list_id] = SmartList(list_id, name, frozenset(int(i) for i in lead_ids), where)
-            return list_id
-
+    # -- the daily export quota ------------------------------------------------------------------
     def use_quota(self, megabytes: float) -> None:
         """Pretend other exports already used ``megabytes`` of today's quota."""
         with self.lock:
@@ -440,27 +281,6 @@ class BulkExports:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         job.path, job.records, job.size, job.checksum = path, count, os.path.getsize(path), digest.hexdigest()
-
-    def selection(self, job: ExportJob) -> Iterator[dict[str, Any]]:
-        """The leads the job's filter picks, real ones by id then synthetic ones."""
-        store, kind, value = self.sandbox.store, job.filter_type, job.filter_value
-        if kind in ("staticListId", "staticListName"):
-            yield from store.member_leads(value)
-            for segment in self.segments:
-                if segment.list_id == value:
-                    yield from segment.leads()
-            return
-        if kind in ("createdAt", "updatedAt"):
-            low, high = value
-            def wanted(lead: dict[str, Any]) -> bool:
-                return lead.get(kind) is not None and low <= stamp(lead[kind]) <= high
-        else:
-            wanted = self.smart_lists[value].contains
-        for lead in sorted(store.leads.values(), key=lambda lead: lead["id"]):
-            if wanted(lead):
-                yield lead
-        for segment in self.segments:
-            yield from (lead for lead in segment.leads() if wanted(lead))
 
     def close(self) -> None:
         """Remove every file (the sandbox also cleans up when it is garbage collected)."""

@@ -1,0 +1,139 @@
+"""The event dispatcher: status-change events from the bus to event-triggered jobs.
+
+For each event message it plans the ledger rows (one per matching job; a redelivered message
+plans nothing new), acknowledges the message, and delivers the rows in a small thread pool.
+A sweep every few seconds sends rows whose retry time has come and settles rows a dead
+dispatcher left half-sent (``connectors.jobs.deliveries``). The database is the source of truth:
+a lost message is caught up by ``replay``, a lost process by the sweep.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from kombu import Consumer
+from kombu.message import Message
+
+from connectors.jobs import deliveries
+
+from .topology import Topology
+from .transport import connect, errors_of, release
+from .worker import default_worker_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from connectors.services import Services
+
+log = logging.getLogger(__name__)
+PREFETCH = 20  # planning takes milliseconds; sending happens after the ack, in the pool
+
+
+class EventDispatcher:
+    def __init__(self, services: "Services", *, broker_url: str | None = None, namespace: str | None = None,
+                 concurrency: int = 4, lease_seconds: int = 60, poll_interval: float = 0.2, sweep_interval: float = 5.0,
+                 heartbeat: float = 30, name: str | None = None):
+        settings = services.settings
+        self.factory, self.registry, self.box = services.factory, services.registry, services.box
+        self.broker_url = broker_url or settings.broker_url
+        self.topology = Topology.for_url(self.broker_url, namespace or settings.bus_namespace)
+        self.lease_seconds, self.poll_interval, self.sweep_interval = lease_seconds, poll_interval, sweep_interval
+        self.heartbeat, self.name = heartbeat, name or default_worker_name()
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
+        self._in_flight: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._next_sweep = 0.0
+        self.connected = threading.Event()
+
+    def run(self, stop_event: threading.Event | None = None) -> None:
+        if stop_event is not None:
+            self._stop = stop_event
+        log.info("event dispatcher %s on %s", self.name, self.topology.status_events_queue.name)
+        backoff = 1.0
+        while not self._stop.is_set():
+            connection = connect(self.broker_url, heartbeat=self.heartbeat)
+            try:
+                connection.ensure_connection(max_retries=3, interval_start=0.5, interval_step=0.5, interval_max=2)
+                backoff = 1.0
+                self._serve(connection)
+            except errors_of(connection) as exc:
+                log.warning("dispatcher %s: bus connection lost (%s); reconnecting", self.name, exc)
+            except Exception:  # noqa: BLE001 - the dispatcher must outlive its own bugs
+                log.exception("dispatcher %s: loop failed; restarting", self.name)
+            finally:
+                self.connected.clear()
+                release(connection)
+            if not self._stop.is_set():
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _serve(self, connection) -> None:
+        channel = connection.channel()
+        self.topology.declare(channel)
+        consumer = Consumer(channel, queues=[self.topology.status_events_queue], on_message=self._on_message,
+                            accept=["json"], auto_declare=False)
+        consumer.qos(prefetch_count=PREFETCH)
+        consumer.consume()
+        self.connected.set()
+        while not self._stop.is_set():
+            self._sweep_when_due()
+            try:
+                connection.drain_events(timeout=self.poll_interval)
+            except socket.timeout:
+                pass
+            connection.heartbeat_check()
+
+    def _on_message(self, message: Message) -> None:
+        try:
+            envelope = message.decode()
+            event_id = envelope["id"]
+        except Exception as exc:  # noqa: BLE001 - not an event we can read: keep it for a human
+            log.error("dispatcher %s: rejecting malformed event message (%s)", self.name, exc)
+            message.reject(requeue=False)
+            return
+        try:
+            planned = deliveries.plan_event(self.factory, self.registry, event_id)
+        except Exception:  # noqa: BLE001 - the database is away: let the broker redeliver it
+            log.exception("dispatcher %s: planning event %s failed", self.name, event_id)
+            time.sleep(1.0)
+            message.requeue()
+            return
+        message.ack()
+        for delivery_id in planned:
+            self._send(delivery_id)
+
+    def _send(self, delivery_id: int) -> None:
+        with self._lock:
+            if delivery_id in self._in_flight:
+                return
+            self._in_flight.add(delivery_id)
+
+        def work() -> None:
+            try:
+                deliveries.deliver(self.factory, self.registry, self.box, delivery_id, self.name, self.lease_seconds)
+            except Exception:  # noqa: BLE001
+                log.exception("dispatcher %s: delivery %s failed", self.name, delivery_id)
+            finally:
+                with self._lock:
+                    self._in_flight.discard(delivery_id)
+
+        self.pool.submit(work)
+
+    def _sweep_when_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.sweep_interval
+        try:
+            deliveries.settle_interrupted(self.factory, self.registry, self.box)
+            for delivery_id in deliveries.due(self.factory):
+                self._send(delivery_id)
+        except Exception:  # noqa: BLE001 - the next sweep tries again
+            log.exception("dispatcher %s: sweep failed", self.name)

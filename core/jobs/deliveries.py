@@ -1,0 +1,180 @@
+"""Delivering status-change events to event-triggered jobs, exactly once per (job, event).
+
+``plan`` writes one ledger row per matching job (a duplicate message plans nothing new);
+``deliver`` claims a row with a compare-and-set and a lease, calls the plugin's ``on_event``,
+and records the outcome. A worker that dies while holding a row leaves it ``sending``; when the
+lease expires, ``settle_interrupted`` marks it ``uncertain`` and asks the plugin's ``verify``
+whether the send happened — never sending blindly a second time. Failures are retried with a
+doubling delay, then parked for an administrator, who can retry them (``retry``).
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import transaction
+from ..models import Account, Delivery, Event, Job, PluginConfig, StatusChangeEvent, utcnow
+from ..plugin_api import JobFailed
+from ..plugins import PluginManager
+from ..secrets import SecretBox
+from ..triggers import in_window, retry_delay, status_matches, triggered_types
+from .event_context import EventContext
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def plan(session: Session, registry: PluginManager, event: StatusChangeEvent) -> list[int]:
+    """Ledger rows for every enabled job of the event's account (and event) that reacts to it."""
+    keys = triggered_types(registry.job_types.values(), event.type)
+    if not keys:
+        return []
+    jobs = session.scalars(select(Job).where(
+        Job.account_id == event.account_id, Job.enabled.is_(True), Job.job_type.in_(keys),
+        or_(Job.event_id == event.event_id, Job.event_id.is_(None))))
+    planned = []
+    for job in jobs:
+        sched = job.schedule
+        if not status_matches(job.params or {}, event.payload) or (
+                sched is not None and not in_window(event.occurred_at, sched.start_at, sched.end_at)):
+            continue
+        insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(Delivery)
+        new_id = session.execute(insert.values(job_id=job.id, event_id=event.id, state="pending", attempts=0,
+                                               created_at=utcnow(), updated_at=utcnow())
+                                 .on_conflict_do_nothing(index_elements=["job_id", "event_id"])
+                                 .returning(Delivery.id)).scalar_one_or_none()
+        if new_id is not None:
+            planned.append(new_id)
+    return planned
+
+
+def plan_event(factory: sessionmaker[Session], registry: PluginManager, event_id: str) -> list[int]:
+    with transaction(factory) as s:
+        event = s.get(StatusChangeEvent, event_id)
+        return plan(s, registry, event) if event is not None else []
+
+
+def due(factory: sessionmaker[Session], now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Pending rows, and failed ones whose retry time has come."""
+    now = now or utcnow()
+    with factory() as s:
+        return list(s.scalars(select(Delivery.id).where(or_(
+            Delivery.state == "pending", (Delivery.state == "failed") & (Delivery.next_attempt_at <= now)))
+            .order_by(Delivery.id).limit(limit)))
+
+
+def deliver(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, delivery_id: int,
+            worker: str, lease_seconds: int = 60) -> str:
+    """Send one delivery if it is ours to send; returns its new state (or "skipped")."""
+    now = utcnow()
+    with transaction(factory) as s:
+        res = s.execute(update(Delivery).where(
+            Delivery.id == delivery_id,
+            or_(Delivery.state == "pending", (Delivery.state == "failed") & (Delivery.next_attempt_at <= now)))
+            .values(state="sending", worker=worker, lease_until=now + timedelta(seconds=lease_seconds),
+                    attempts=Delivery.attempts + 1, updated_at=now))
+        if res.rowcount != 1:
+            return "skipped"
+    with factory() as s:
+        delivery = s.get(Delivery, delivery_id)
+        job, event = delivery.job, s.get(StatusChangeEvent, delivery.event_id)
+        try:
+            job_type = registry.job_type(job.job_type)
+            ctx = _context(s, box, job, delivery)
+            s.commit()  # no transaction held while the plugin talks to the remote side
+            remote_id = job_type.on_event(ctx, job_type.params_schema().load(job.params or {}), event.payload)
+            s.commit()  # what the plugin recorded in the store (a contact id it looked up)
+        except JobFailed as exc:  # the plugin says retrying cannot help
+            return _finish(factory, delivery_id, worker, "parked", error=f"{exc.code}: {exc}" if exc.code else str(exc))
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is this delivery's, not the worker's
+            log.warning("delivery %s failed: %r", delivery_id, exc)
+            attempts = delivery.attempts
+            if attempts >= MAX_ATTEMPTS:
+                return _finish(factory, delivery_id, worker, "parked", error=_describe(exc))
+            return _finish(factory, delivery_id, worker, "failed", error=_describe(exc),
+                           next_attempt_at=utcnow() + timedelta(seconds=retry_delay(attempts)))
+    return _finish(factory, delivery_id, worker, "sent", remote_id=None if remote_id is None else str(remote_id))
+
+
+def settle_interrupted(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox,
+                       now: datetime | None = None) -> dict[int, str]:
+    """Rows left ``sending`` by a dead worker: ask the plugin whether the send happened."""
+    now = now or utcnow()
+    with transaction(factory) as s:
+        ids = list(s.scalars(select(Delivery.id).where(Delivery.state == "sending", Delivery.lease_until < now)))
+        if ids:
+            s.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "sending")
+                      .values(state="uncertain", worker=None, lease_until=None, updated_at=now))
+    return {i: verify(factory, registry, box, i) for i in ids}
+
+
+def verify(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, delivery_id: int) -> str:
+    """Settle an uncertain delivery: sent if it happened, pending if it surely did not, else parked."""
+    with factory() as s:
+        delivery = s.get(Delivery, delivery_id)
+        if delivery is None or delivery.state != "uncertain":
+            return delivery.state if delivery else "missing"
+        job, event = delivery.job, s.get(StatusChangeEvent, delivery.event_id)
+        job_type = registry.job_types.get(job.job_type)
+        answer = None
+        if job_type is not None and job_type.verify is not None:
+            try:
+                ctx = _context(s, box, job, delivery)
+                s.commit()
+                answer = job_type.verify(ctx, job_type.params_schema().load(job.params or {}), event.payload)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("verifying delivery %s failed: %r", delivery_id, exc)
+    state = {True: "sent", False: "pending"}.get(answer, "parked")
+    error = None if answer is not None else "interrupted after it may have been sent; could not verify: retry only if it did not arrive"
+    with transaction(factory) as s:
+        s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.state == "uncertain")
+                  .values(state=state, last_error=error, updated_at=utcnow()))
+    return state
+
+
+def retry(session: Session, delivery: Delivery) -> bool:
+    """An administrator's "retry": a parked, failed or uncertain delivery goes back to pending."""
+    if delivery.state not in ("parked", "failed", "uncertain"):
+        return False
+    delivery.state, delivery.next_attempt_at, delivery.last_error = "pending", None, None
+    return True
+
+
+def replay(session: Session, registry: PluginManager, job: Job, since: datetime) -> list[int]:
+    """Catch up a job on events it missed (disabled meanwhile, target down): plans what is missing."""
+    q = select(StatusChangeEvent).where(StatusChangeEvent.account_id == job.account_id,
+                                        StatusChangeEvent.occurred_at >= since).order_by(StatusChangeEvent.occurred_at)
+    if job.event_id is not None:
+        q = q.where(StatusChangeEvent.event_id == job.event_id)
+    planned: list[int] = []
+    for event in session.scalars(q):
+        planned += [d for d in plan(session, registry, event)
+                    if session.get(Delivery, d).job_id == job.id]
+    return planned
+
+
+def _context(s: Session, box: SecretBox, job: Job, delivery: Delivery) -> EventContext:
+    config = s.get(PluginConfig, job.plugin_config_id)
+    return EventContext.build(s, box, config, s.get(Account, job.account_id),
+                              s.get(Event, job.event_id) if job.event_id else None, delivery)
+
+
+def _finish(factory, delivery_id: int, worker: str, state: str, *, error: str | None = None,
+            remote_id: str | None = None, next_attempt_at: datetime | None = None) -> str:
+    """Record the outcome — only while the row is still ours (a settled row is not overwritten)."""
+    with transaction(factory) as s:
+        res = s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.state == "sending",
+                                               Delivery.worker == worker)
+                        .values(state=state, last_error=error, remote_id=remote_id, next_attempt_at=next_attempt_at,
+                                worker=None, lease_until=None, updated_at=utcnow()))
+        return state if res.rowcount == 1 else "lost"
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc, limit=3))[-1500:]
