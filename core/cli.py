@@ -310,6 +310,22 @@ def cmd_jobs_show(args) -> int:
     return 0
 
 
+def cmd_tokens_create(args) -> int:
+    from .tokens import create_token
+
+    services = _services(args)
+    with transaction(services.factory) as s:
+        account = s.scalar(select(Account).where(Account.account_code == args.account))
+        if account is None:
+            print(f"no account {args.account!r}", file=sys.stderr)
+            return 2
+        _, token = create_token(s, account, args.name)
+    print(token)
+    print(f"ingestion token {args.name!r} for {args.account}: shown once, keep it secret "
+          f"(POST /api/v1/status-changes with Authorization: Bearer <token>)", file=sys.stderr)
+    return 0
+
+
 def cmd_config(args) -> int:
     for name, (default, what) in VARIABLES.items():
         print(f"{name:<32} {default:<40} {what}")
@@ -362,6 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
     sub.add_parser("config", help="list configuration variables and defaults").set_defaults(func=cmd_config)
+    tokens = sub.add_parser("tokens", help="API tokens")
+    tsub = tokens.add_subparsers(dest="tokens_command", required=True)
+    tc = tsub.add_parser("create", help="a new ingestion token for an account (printed once)")
+    tc.add_argument("--account", required=True)
+    tc.add_argument("--name", required=True)
+    tc.set_defaults(func=cmd_tokens_create)
 
     jobs = sub.add_parser("jobs", help="submit and inspect jobs")
     jsub = jobs.add_subparsers(dest="jobs_command", required=True)

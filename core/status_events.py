@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -15,15 +16,22 @@ from . import outbox
 from .models import Event, Outbox, Profile, Registration, StatusChangeEvent, utcnow
 
 REGISTRATION_STATUS_CHANGED = "registration.status_changed"
+SESSION_STATUS_CHANGED = "session_registration.status_changed"
+AGENDA_ITEM_STATUS_CHANGED = "agenda_item_registration.status_changed"
+EVENT_TYPES = (REGISTRATION_STATUS_CHANGED, SESSION_STATUS_CHANGED, AGENDA_ITEM_STATUS_CHANGED)
 
 
 @dataclass(frozen=True)
 class StatusChange:
     registration: Registration
     profile: Profile
-    previous: tuple[str, str] | None  # (label, classification); None when the registration is new
-    current: tuple[str, str]
+    previous: tuple[str, str | None] | None  # (status, classification); None when it is new
+    current: tuple[str, str | None]
     tags: tuple[str, ...] = ()
+    type: str = REGISTRATION_STATUS_CHANGED
+    subject: dict[str, Any] | None = None  # the session or agenda item, for their status changes
+    event_id: str | None = None             # the sender's id, when the change came from outside
+    occurred_at: datetime | None = None
 
 
 def write_registration_changes(session: Session, *, account_code: str, event: Event, changes: list[StatusChange],
@@ -33,11 +41,11 @@ def write_registration_changes(session: Session, *, account_code: str, event: Ev
     for change in changes:
         payload = _payload(account_code, event, change, actor or {"type": "api", "id": None})
         reg = change.registration
-        events.append({"id": payload["id"], "type": REGISTRATION_STATUS_CHANGED, "account_id": event.account_id,
+        events.append({"id": payload["id"], "type": change.type, "account_id": event.account_id,
                        "event_id": event.id, "registration_id": reg.id, "registration_version": reg.version,
                        "occurred_at": payload["_at"], "payload": _public(payload)})
-        messages.append({"message_id": payload["id"], "exchange": outbox.EVENTS, "routing_key": REGISTRATION_STATUS_CHANGED,
-                         "type": REGISTRATION_STATUS_CHANGED, "payload": _public(payload), "created_at": payload["_at"],
+        messages.append({"message_id": payload["id"], "exchange": outbox.EVENTS, "routing_key": change.type,
+                         "type": change.type, "payload": _public(payload), "created_at": payload["_at"],
                          "attempts": 0})
     if events:
         session.execute(insert(StatusChangeEvent), events)
@@ -46,17 +54,17 @@ def write_registration_changes(session: Session, *, account_code: str, event: Ev
 
 
 def _payload(account_code: str, event: Event, change: StatusChange, actor: dict[str, Any]) -> dict[str, Any]:
-    reg, profile, occurred = change.registration, change.profile, utcnow()
+    reg, profile, occurred = change.registration, change.profile, change.occurred_at or utcnow()
     return {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "type": REGISTRATION_STATUS_CHANGED,
+        "id": change.event_id or f"evt_{uuid.uuid4().hex}",
+        "type": change.type,
         "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
         "account_code": account_code,
         "event_code": event.event_code,
         "registration_code": reg.registration_code,
         "profile": {"pin": profile.pin, "external_key": profile.external_key, "email": profile.email},
         "attendee_type_code": reg.attendee_type_code,
-        "subject": None,
+        "subject": change.subject,
         "previous": {"status": change.previous[0], "classification": change.previous[1]} if change.previous else None,
         "current": {"status": change.current[0], "classification": change.current[1]},
         "tags": list(change.tags),

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from connectors.services import Services
 
-from . import auth, connectors, db, filters, runs
+from . import api, auth, connectors, db, filters, runs
 
 #: No inline script or style anywhere: pages load /static/*.js and *.css only.
 CONTENT_SECURITY_POLICY = (
@@ -21,7 +21,7 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 #: Endpoints reachable without logging in; every other one requires a session.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "api.status_changes"})  # the API checks its own token
 
 csrf = CSRFProtect()
 
@@ -49,6 +49,8 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(auth.bp)
     app.register_blueprint(connectors.bp)
     app.register_blueprint(runs.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # token-authenticated, no cookie: CSRF cannot reach it
     app.before_request(_require_login)
     app.after_request(_security_headers)
     _init_errors(app)

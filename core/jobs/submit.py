@@ -7,6 +7,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import flatten_messages
 from ..models import Account, AttendeeType, Event, Job, JobRun, PluginConfig, RegistrationStatus, Schedule, User, utcnow
 from ..plugins import PluginManager
 from ..schedules import ScheduleSchema, initial_next_run, to_columns
@@ -19,18 +20,6 @@ class SubmitError(ValueError):
     def __init__(self, messages: dict[str, list[str]]):
         self.messages = messages
         super().__init__("; ".join(f"{field}: {' '.join(reasons)}" for field, reasons in messages.items()))
-
-
-def _flatten(messages: Any, prefix: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "_schema"] = list(messages)
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out
 
 
 def event_choices(session: Session, event: Event) -> dict[str, list[str]]:
@@ -67,7 +56,7 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
     try:
         loaded = job_type.params_schema().load(params or {})
     except ValidationError as exc:
-        errors.update(_flatten(exc.messages, "params"))
+        errors.update(flatten_messages(exc.messages, "params"))
     if event is not None and job_type.event_choices:
         choices = event_choices(session, event)
         for field, catalogue in job_type.event_choices.items():
@@ -82,7 +71,7 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
     try:
         spec = ScheduleSchema(default_timezone=event.timezone if event else "UTC").load(schedule or {"mode": "once"})
     except ValidationError as exc:
-        errors.update(_flatten(exc.messages, "schedule"))
+        errors.update(flatten_messages(exc.messages, "schedule"))
     if errors:
         raise SubmitError(errors)
 

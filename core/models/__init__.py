@@ -5,6 +5,7 @@ from .agenda import (
 )
 from .base import Base, UTCDateTime, utcnow
 from .deliveries import DELIVERY_STATES, Delivery
+from .tokens import TOKEN_SCOPES, ApiToken
 from .connector import DIRECTIONS, UPDATE_POLICIES, FieldMapping, PluginConfig
 from .events import Outbox, StatusChangeEvent
 from .jobs import (
@@ -16,6 +17,7 @@ from .store import (
 )
 
 __all__ = [
+    "TOKEN_SCOPES", "ApiToken",
     "DELIVERY_STATES", "Delivery",
     "AGENDA_ITEM_STATUSES", "SESSION_STATUSES", "AgendaItem", "AgendaItemRegistration", "Session",
     "SessionRegistration", "Tag", "TagPoints", "LedgerEntry",
