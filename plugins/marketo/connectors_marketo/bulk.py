@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import tempfile
 import time
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ import requests
 
 from .csvstream import BadRow, CsvRows, raise_bad_row
 from .errors import TOKEN_CODES, MarketoError, MarketoQuotaExhausted, classify
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import MarketoClient
@@ -135,6 +138,12 @@ class BulkExporter:
                 return found
             params = dict(params, nextPageToken=response.next_page_token)
 
+    def _cancel_quietly(self, export_id: str) -> None:
+        try:
+            self.cancel(export_id)
+        except Exception as exc:  # noqa: BLE001 - the timeout is the error to report
+            log.warning("could not cancel export %s: %s", export_id, exc)
+
     def wait(self, export_id: str, poll_interval: float = 60.0, deadline: float = 3 * 3600.0, *,
              max_interval: float = 300.0, backoff: float = 1.5, sleep: Callable[[float], None] | None = None
              ) -> dict[str, Any]:
@@ -156,7 +165,9 @@ class BulkExporter:
                 self.enqueue(export_id)
             elapsed = self._clock() - started
             if elapsed >= deadline:
-                raise BulkExportError("bulk-timeout", f"export {export_id} still {state} after {elapsed:.0f} s", export_id)
+                self._cancel_quietly(export_id)  # else it keeps one of the 10 queue places (1029)
+                raise BulkExportError("bulk-timeout", f"export {export_id} still {state} after {elapsed:.0f} s; "
+                                      "cancelled", export_id)
             sleep(min(interval, deadline - elapsed))
             interval = min(max_interval, interval * backoff)
 
