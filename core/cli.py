@@ -19,6 +19,7 @@ from sqlalchemy import select
 from .config import VARIABLES, Settings
 from .db import transaction
 from .models import Account, Event, Job, JobRun, RunRecord
+from .secrets import secret_field_names
 from .services import Services
 
 log = logging.getLogger("connectors")
@@ -146,10 +147,12 @@ def cmd_sandbox(args) -> int:
         print(f"{app.label} ships no sandbox", file=sys.stderr)
         return 2
     options = {"port": args.port, "client_id": args.client_id, "client_secret": args.client_secret,
+               "site": args.site, "user": args.user, "password": args.password,
                "seed": False if args.no_seed else None}
     box = app.sandbox(**{k: v for k, v in options.items() if v is not None})
-    print(f"{app.label} sandbox on {box.url}; connection: "
-          f"{json.dumps({k: v for k, v in box.connection.items() if 'secret' not in k})}", flush=True)
+    hidden = secret_field_names(app.connection_schema)
+    shown = {k: ("***" if k in hidden else v) for k, v in box.connection.items()}
+    print(f"{app.label} sandbox on {box.url}; connection: {json.dumps(shown)}", flush=True)
     _stop_on_signal().wait()
     box.stop()
     return 0
@@ -367,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=0)
     sandbox.add_argument("--client-id")
     sandbox.add_argument("--client-secret")
+    sandbox.add_argument("--site", help="Eloqua: the company (site) name")
+    sandbox.add_argument("--user", help="Eloqua: the user name")
+    sandbox.add_argument("--password", help="Eloqua: the user's password")
     sandbox.add_argument("--no-seed", action="store_true", help="start empty, without the demo data")
     sandbox.set_defaults(func=cmd_sandbox)
 

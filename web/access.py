@@ -54,11 +54,12 @@ def run_or_404(run_id: int) -> JobRun:
 
 def available_applications(registry: PluginManager, event: Event | None) -> list[str]:
     """Applications a job may be submitted for: installed, configured and enabled in this account,
-    and (at event level) enabled for the event. An event with no application ticked restricts
-    nothing, the rule the core's ``submit`` applies."""
+    with job types of this page's scope, and (at event level) enabled for the event. An event with
+    no application ticked restricts nothing, the rule the core's ``submit`` applies."""
     configured = set(get_db().scalars(select(PluginConfig.application).where(
         PluginConfig.account_id == current_user.account_id, PluginConfig.enabled.is_(True))))
-    names = [name for name in registry.applications if name in configured]
+    scope = "event" if event is not None else "account"
+    names = [name for name in registry.applications if name in configured and registry.job_types_for(name, scope)]
     if event is not None and event.enabled_applications:
         names = [name for name in names if name in event.enabled_applications]
     return sorted(names, key=lambda name: registry.applications[name].label.lower())

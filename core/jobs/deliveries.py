@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import traceback
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite

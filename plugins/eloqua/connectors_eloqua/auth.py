@@ -1,0 +1,168 @@
+"""The two ways to sign Eloqua calls (spec §1.1, §1.2).
+
+``BasicAuth`` sends ``Site\\User:Password`` (built here from the three parts, so users never
+type the backslash). ``OAuthAuth`` sends a Bearer token and keeps the single-use refresh token
+chain alive: before refreshing it re-reads the ``TokenStore`` (another worker may have rotated
+the chain already), and it saves every new set *before* the new access token is used; if the
+save fails the access token is not used and the save is tried again first on the next call.
+Refreshes are serialised per (client, site) within the process.
+"""
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from dataclasses import replace
+from typing import Any, Callable, Hashable
+
+from .errors import EloquaAuthError, TokenPersistError
+from .tokens import TokenSet, TokenStore, as_store
+from .transport import Transport
+
+#: refresh when less than this many seconds are left (tap-eloqua pads by 10 s)
+REFRESH_MARGIN = 60.0
+_LOCKS: dict[Hashable, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(key: Hashable) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+class BasicAuth:
+    refreshable = False
+
+    def __init__(self, site: str, username: str, password: str):
+        self.site, self.username, self._password = site.strip(), username.strip(), password
+
+    @property
+    def key(self) -> Hashable:
+        return ("basic", self.site.lower(), self.username.lower())
+
+    def authorization(self, transport: Transport, login_url: str) -> str:
+        raw = f"{self.site}\\{self.username}:{self._password}".encode("utf-8")
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def invalidate(self, used: str) -> None:
+        """Nothing to refresh: Basic credentials are what they are."""
+
+    def refresh(self, transport: Transport, login_url: str) -> None:
+        raise EloquaAuthError("Eloqua refused the user name and password")
+
+
+class OAuthAuth:
+    refreshable = True
+
+    def __init__(self, client_id: str, client_secret: str, site: str, *, refresh_token: str | None = None,
+                 username: str | None = None, password: str | None = None,
+                 token_store: TokenStore | Callable[[TokenSet], None] | None = None, redirect_uri: str | None = None,
+                 wall_clock: Callable[[], float] = time.time, margin: float = REFRESH_MARGIN):
+        self.client_id, self._client_secret, self.site = client_id, client_secret, site.strip()
+        self.username, self._password, self.redirect_uri = username, password, redirect_uri
+        self.store = as_store(token_store, TokenSet(refresh_token) if refresh_token else None)
+        self._clock, self._margin = wall_clock, margin
+        self._current: TokenSet | None = None
+        self._unsaved: TokenSet | None = None
+        self._stale: set[str] = set()
+        self.refreshes = 0  # token endpoint calls that returned a new set (for tests and logs)
+
+    @property
+    def key(self) -> Hashable:
+        return ("oauth", self.client_id, self.site.lower())
+
+    def authorization(self, transport: Transport, login_url: str) -> str:
+        return "Bearer " + self.access_token(transport, login_url)
+
+    def access_token(self, transport: Transport, login_url: str) -> str:
+        with _lock_for(self.key):
+            if self._unsaved is not None:
+                self._persist(self._unsaved)
+            now = self._clock()
+            current = self._current
+            if current is not None and current.usable(now, self._margin) and current.access_token not in self._stale:
+                return current.access_token
+            stored = self.store.load()
+            if stored is not None and stored.usable(now, self._margin) and stored.access_token not in self._stale:
+                self._current = stored
+                return stored.access_token
+            return self._refresh(transport, login_url, stored or current)
+
+    def invalidate(self, used: str) -> None:
+        """Eloqua refused this Authorization value: do not use its token again."""
+        scheme, _, token = used.partition(" ")
+        if scheme == "Bearer" and token:
+            self._stale.add(token)
+            if self._current is not None and self._current.access_token == token:
+                self._current = replace(self._current, access_token=None)
+
+    def refresh(self, transport: Transport, login_url: str) -> None:
+        """Get a new access token now (the current one was refused)."""
+        if self._current is not None and self._current.access_token:
+            self.invalidate("Bearer " + self._current.access_token)
+        self.access_token(transport, login_url)
+
+    # -- the token endpoint ------------------------------------------------------------------------
+    def _refresh(self, transport: Transport, login_url: str, tokens: TokenSet | None) -> str:
+        url = login_url.rstrip("/") + "/auth/oauth2/token"
+        for _ in range(2):
+            response = transport.send("POST", url, idempotent=True, data=self._grant(tokens),
+                                      auth=(self.client_id, self._client_secret))
+            body = _json(response)
+            if response.status_code == 200 and body.get("access_token") and body.get("refresh_token"):
+                new = TokenSet(body["refresh_token"], body["access_token"],
+                               self._clock() + float(body.get("expires_in", 0)))
+                self._unsaved = new
+                self.refreshes += 1
+                self._persist(new)
+                return new.access_token
+            if body.get("error") == "invalid_grant" and tokens is not None and response.status_code == 400:
+                latest = self.store.load()  # did another worker rotate the chain under us?
+                if latest is not None and latest.refresh_token != tokens.refresh_token:
+                    if latest.usable(self._clock(), self._margin) and latest.access_token not in self._stale:
+                        self._current = latest
+                        return latest.access_token
+                    tokens = latest
+                    continue
+            raise EloquaAuthError(_refusal(response.status_code, body), status=response.status_code, body=body,
+                                  url=url)
+        raise EloquaAuthError("the refresh token chain was rotated by someone else twice in a row; try again")
+
+    def _grant(self, tokens: TokenSet | None) -> dict[str, str]:
+        if tokens is not None and tokens.refresh_token:
+            grant = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "scope": "full"}
+            if self.redirect_uri:
+                grant["redirect_uri"] = self.redirect_uri
+            return grant
+        if self.username and self._password:
+            return {"grant_type": "password", "scope": "full", "username": f"{self.site}\\{self.username}",
+                    "password": self._password}
+        raise EloquaAuthError("no refresh token and no user name/password: authorise the Eloqua app first")
+
+    def _persist(self, tokens: TokenSet) -> None:
+        try:
+            self.store.save(tokens)
+        except Exception as exc:  # noqa: BLE001 - whatever the store raised, the token must not be used
+            raise TokenPersistError(f"the new Eloqua refresh token could not be saved ({exc!r}); it is kept in "
+                                    "memory and saved before the next call") from exc
+        self._current, self._unsaved = tokens, None
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _refusal(status: int, body: dict[str, Any]) -> str:
+    error = body.get("error", f"HTTP {status}")
+    if error == "invalid_client":
+        return "Eloqua refused the OAuth client id/secret (invalid_client)"
+    if error == "invalid_grant" and status == 401:
+        return "the Eloqua refresh token has expired: authorise the app again"
+    if error == "invalid_grant":
+        return ("Eloqua refused the refresh token (invalid_grant: already used or revoked): "
+                "authorise the app again")
+    return f"the Eloqua token endpoint refused: {error} {body.get('error_description', '')}".strip()
