@@ -6,15 +6,18 @@ integration; Adobe asks one integration to stay under 50 / 20 s and a couple in 
 process: ``shared_limiter()`` hands it out from a thread-safe registry.
 
 A call holds its place in the window from the moment it starts until the window has passed
-since it *finished*. Marketo counts a call when the request arrives, which is somewhere between
-the two, so counting from the finish can never let more calls into Marketo's window than into
-ours — whatever the network delays — at the price of a little idle time.
+since it *reached Marketo*, which counts a call when its request arrives. That moment lies
+between the call's start and its finish; we take the finish, or ``arrival_margin`` (1 s) after
+the start when the call took longer — a request body (at most 1 MB) arrives well within a second,
+and the rest of a long call is Marketo working on it. Counting from the finish alone would idle
+for the length of every slow call in each window (about 10 % of the time at Adobe's 50 / 20 s
+with 300-lead syncs).
 """
 from __future__ import annotations
 
+import bisect
 import threading
 import time
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -31,6 +34,7 @@ class RateLimits:
     calls_per_window: int | None = 50
     window_seconds: float = 20.0
     max_concurrency: int | None = 2
+    arrival_margin: float = 1.0
 
     def __post_init__(self) -> None:
         if self.calls_per_window is not None and self.calls_per_window < 1:
@@ -50,7 +54,7 @@ class RateLimiter:
         self.clock = clock
         self._cond = threading.Condition()
         self._in_flight = 0
-        self._finished: deque[float] = deque()  # finish times of calls still inside the window
+        self._finished: list[float] = []  # arrival times (sorted) of calls still inside the window
         self._hold_until = float("-inf")
         self._hold = 0  # generation of the latest hold; each thread waits out each hold once
         self._served = threading.local()
@@ -90,6 +94,7 @@ class RateLimiter:
                     self._trim(now)
                     if limits.calls_per_window is None or self._in_flight + len(self._finished) < limits.calls_per_window:
                         self._in_flight += 1
+                        self._served.started = now
                         return
                     if not self._finished:  # the window is full of calls still running
                         self._cond.wait(_WAKE_SECONDS)
@@ -100,7 +105,9 @@ class RateLimiter:
     def release(self) -> None:
         with self._cond:
             self._in_flight -= 1
-            self._finished.append(self.clock())
+            finish = self.clock()
+            started = getattr(self._served, "started", finish)
+            bisect.insort(self._finished, min(finish, started + self.limits.arrival_margin))
             self._cond.notify_all()
 
     def hold_off(self, seconds: float) -> None:
@@ -133,8 +140,9 @@ class RateLimiter:
             return self._in_flight + len(self._finished)
 
     def _trim(self, now: float) -> None:
-        while self._finished and self._finished[0] <= now - self.limits.window_seconds:
-            self._finished.popleft()
+        expired = bisect.bisect_right(self._finished, now - self.limits.window_seconds)
+        if expired:
+            del self._finished[:expired]
 
 
 class LimiterRegistry:
