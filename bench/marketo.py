@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import multiprocessing
+import os
 import re
 import sys
 import tempfile
@@ -63,15 +64,16 @@ from connectors_marketo.sandbox import MarketoSandbox  # noqa: E402
 HERE = Path(__file__).resolve().parent
 LIST_NAME = "Benchmark list"
 SYNC_BATCH = 300                   # Sync Leads' input limit: the fewest calls are ceil(N / 300)
+SYNC_ENDPOINT = "POST /rest/v1/leads.json"
 MARKETO_WINDOW = (100, 20.0)       # calls per seconds, per instance (spec §1.6)
 ADOBE_ADVICE = 50                  # calls per window for one integration
 GOAL_RATIO = 1.10                  # rate-limited wall time within 10% of the limit's bound
 TIMELINE_POINTS = 40
 
 FULL = {"sync_n": 100_000, "bulk_sizes": [10_000, 100_000, 1_000_000], "rest_sizes": [10_000, 100_000],
-        "db_n": 100_000, "window": 4.0, "sandbox_limit": 100, "client_limit": 50}
+        "db_n": 100_000, "windows": [4.0, 20.0], "sandbox_limit": 100, "client_limit": 50}
 QUICK = {"sync_n": 1_500, "bulk_sizes": [1_000, 5_000], "rest_sizes": [1_000],
-         "db_n": 2_000, "window": 1.0, "sandbox_limit": 4, "client_limit": 2}
+         "db_n": 2_000, "windows": [1.0], "sandbox_limit": 4, "client_limit": 2}
 
 
 # -- results ------------------------------------------------------------------------------------------
@@ -83,6 +85,7 @@ class Calls:
     codes: dict[str, int]
     rest: int                      # REST calls: each one counts in Marketo's rate window
     errors_606: int
+    spans: dict[str, list[float]]  # per endpoint, epoch seconds of its first and last call
 
 
 @dataclass
@@ -102,8 +105,13 @@ class SyncResult:
     bound_seconds: float | None        # floor((C - 1) / L) * W: the fastest the client's limit allows
     ratio: float | None                # wall / bound
     goal_met: bool | None
+    first_sync_after: float            # seconds from the start of the run to its first Sync Leads call
+    send_seconds: float                # from the first Sync Leads call to the last
+    send_bound_seconds: float | None   # floor((S - 1) / L) * W for the S Sync Leads calls alone
     split: dict[str, float]
     timeline: list[tuple[float, int, float]]
+    load_average: list[float] | None = None   # the machine's 1-minute load before and after the case
+    error: str | None = None
 
 
 @dataclass
@@ -128,6 +136,9 @@ class ImportResult:
     split: dict[str, float]
     timeline: list[tuple[float, int, float]]
     traced_wall_seconds: float | None = None  # the same run under tracemalloc (its cost shows here)
+    traced_leads: int | None = None           # leads that traced run got through (fewer when it was capped)
+    load_average: list[float] | None = None
+    error: str | None = None
 
 
 # -- the sandbox, in a process of its own ---------------------------------------------------------------
@@ -209,13 +220,16 @@ def _index_emails(store: Any) -> None:
 def _journal_figures(sandbox: MarketoSandbox) -> dict[str, Any]:
     by_endpoint: Counter[str] = Counter()
     codes: Counter[str] = Counter()
+    spans: dict[str, list[float]] = {}
     for entry in sandbox.journal.entries():
-        by_endpoint[f"{entry.method} {_endpoint(entry.path)}"] += 1
+        name = f"{entry.method} {_endpoint(entry.path)}"
+        by_endpoint[name] += 1
         codes.update(entry.codes)
+        spans.setdefault(name, [entry.timestamp, entry.timestamp])[1] = entry.timestamp
     rest = sum(n for name, n in by_endpoint.items() if " /rest/" in name or " /bulk/" in name)
     file_calls = sum(n for name, n in by_endpoint.items() if name.endswith("/file.json"))
     return {"by_endpoint": dict(sorted(by_endpoint.items())), "codes": dict(codes), "rest": rest - file_calls,
-            "errors_606": codes.get("606", 0)}
+            "errors_606": codes.get("606", 0), "spans": spans}
 
 
 def _endpoint(path: str) -> str:
@@ -258,6 +272,7 @@ class Measured:
     timeline: list[tuple[float, int, float]]
     memory: MemoryProbe
     capped_after: float | None
+    error: str | None
 
 
 def measure_run(harness: Harness, key: str, params: dict[str, Any], *, trace: bool = False,
@@ -295,7 +310,8 @@ def measure_run(harness: Harness, key: str, params: dict[str, Any], *, trace: bo
     capped = cap if stopper is not None and stopper.finished.is_set() and result.status == "cancelled" else None
     if result.error:
         print(f"  run {result.status}: {result.error}", file=sys.stderr)
-    return Measured(result.status, result.counters, round(wall, 2), split.figures(wall), timeline, memory, capped)
+    return Measured(result.status, result.counters, round(wall, 2), split.figures(wall), timeline, memory, capped,
+                    result.error[:300] if result.error else None)
 
 
 def _cancel(harness: Harness, run_id: int) -> None:
@@ -304,6 +320,8 @@ def _cancel(harness: Harness, run_id: int) -> None:
 
 
 def thin(timeline: list[tuple[float, int, float]], points: int = TIMELINE_POINTS) -> list[tuple[float, int, float]]:
+    """About ``points`` of the timeline, evenly spread, the last one kept (one per record count)."""
+    timeline = [p for i, p in enumerate(timeline) if i == 0 or p[1] != timeline[i - 1][1]]
     step = max(1, math.ceil(len(timeline) / points))
     kept = timeline[::step]
     return kept + timeline[-1:] if timeline and kept[-1] != timeline[-1] else kept
@@ -343,18 +361,22 @@ def sync_case(case: dict[str, Any]) -> dict[str, Any]:
         seeded = time.perf_counter()
         seed_registrations(harness, n)
         seed_seconds = round(time.perf_counter() - seeded, 2)
+        began = time.time()
         run = measure_run(harness, create_update_leads.KEY, {})
         calls = sandbox.calls()
         harness.close()
-    sync_calls = calls.by_endpoint.get("POST /rest/v1/leads.json", 0)
-    bound = ratio = goal = None
+    sync_calls = calls.by_endpoint.get(SYNC_ENDPOINT, 0)
+    first, last = calls.spans.get(SYNC_ENDPOINT, [began, began])
+    bound = ratio = goal = send_bound = None
     if limits:
         per_window, window = limits["client"]
         bound = math.floor((calls.rest - 1) / per_window) * window
+        send_bound = math.floor((sync_calls - 1) / per_window) * window
         ratio = round(run.wall / bound, 3) if bound else None
         goal = ratio is not None and ratio <= GOAL_RATIO
     return asdict(SyncResult(case["label"], n, run.status, run.counters, run.wall, seed_seconds, calls, sync_calls,
-                             math.ceil(n / SYNC_BATCH), limits, bound, ratio, goal, run.split, thin(run.timeline)))
+                             math.ceil(n / SYNC_BATCH), limits, bound, ratio, goal, round(first - began, 2),
+                             round(last - first, 2), send_bound, run.split, thin(run.timeline), error=run.error))
 
 
 def import_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -376,7 +398,7 @@ def import_case(case: dict[str, Any]) -> dict[str, Any]:
     return asdict(ImportResult(mode, case["database"], n, imported, run.status, run.counters, run.wall,
                                round(done / run.wall, 1), steady_rate(run.timeline), round(run.memory.rss_before_mb, 1),
                                run.memory.rss_delta_mb, run.memory.traced_peak_mb, calls, floor, run.capped_after,
-                               run.split, thin(run.timeline)))
+                               run.split, thin(run.timeline), error=run.error))
 
 
 CASES = {"sync": sync_case, "import": import_case}
@@ -386,17 +408,22 @@ CASES = {"sync": sync_case, "import": import_case}
 def run_case(kind: str, **case: Any) -> dict[str, Any]:
     what = ", ".join(f"{k}={v}" for k, v in case.items() if k not in ("postgres", "limits"))
     print(f"- {kind}: {what} ...", file=sys.stderr, flush=True)
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()[0]
     result = run_child(Path(__file__), {"kind": kind, **case})
+    result["load_average"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     print(f"  done in {time.perf_counter() - started:,.0f} s", file=sys.stderr, flush=True)
     return result
 
 
 def scenario_sync(args: argparse.Namespace) -> dict[str, Any]:
-    window = args.window
-    limits = {"sandbox": [args.sandbox_limit, window], "client": [args.client_limit, window],
-              "scale": f"{window:g} s window for Marketo's {MARKETO_WINDOW[1]:g} s (x{window / MARKETO_WINDOW[1]:g})"}
-    limited = SyncResult(**_calls(run_case("sync", label="rate-limited", n=args.sync_n, limits=limits)))
+    """One rate-limited run per window (the scaled one, and Marketo's own 20 s unless --quick),
+    then the baseline without any limit."""
+    limited = []
+    for window in args.windows:
+        limits = {"sandbox": [args.sandbox_limit, window], "client": [args.client_limit, window],
+                  "scale": f"x{window / MARKETO_WINDOW[1]:g} ({window:g} s window for Marketo's {MARKETO_WINDOW[1]:g} s)"}
+        label = f"rate-limited, {window:g} s window"
+        limited.append(SyncResult(**_calls(run_case("sync", label=label, n=args.sync_n, limits=limits))))
     baseline = SyncResult(**_calls(run_case("sync", label="no rate limit (baseline)", n=args.sync_n, limits=None)))
     return {"limited": limited, "baseline": baseline}
 
@@ -411,6 +438,7 @@ def scenario_import(args: argparse.Namespace) -> dict[str, Any]:
             if args.trace and (args.trace_limit is None or n <= args.trace_limit):
                 traced = _import(mode, n, "sqlite", args, trace=True)
                 timed.traced_peak_mb, timed.traced_wall_seconds = traced.traced_peak_mb, traced.wall_seconds
+                timed.traced_leads = sum(traced.counters.values())
             results[mode].append(timed)
     return results
 
@@ -438,24 +466,30 @@ SCENARIOS = {"sync": scenario_sync, "import": scenario_import, "databases": scen
 
 
 # -- printing -----------------------------------------------------------------------------------------------
-def report_sync(found: dict[str, SyncResult]) -> str:
-    limited, baseline = found["limited"], found["baseline"]
-    limits = limited.limits
-    lines = [f"## sync: Create or Update Leads, {limited.registrations:,} registrations",
-             f"Rate limit scaled: {limits['scale']}. Sandbox enforces {limits['sandbox'][0]} calls / "
-             f"{limits['sandbox'][1]:g} s (Marketo: {MARKETO_WINDOW[0]} / {MARKETO_WINDOW[1]:g} s); the plugin "
-             f"configuration sets the client to {limits['client'][0]} / {limits['client'][1]:g} s (Adobe's advice: "
-             f"{ADOBE_ADVICE} / {MARKETO_WINDOW[1]:g} s).", ""]
-    lines.append(table(
+def report_sync(found: dict[str, Any]) -> str:
+    every = [*found["limited"], found["baseline"]]
+    first = every[0]
+    lines = [f"## sync: Create or Update Leads, {first.registrations:,} registrations", ""]
+    for r in found["limited"]:
+        limits = r.limits
+        lines.append(f"{r.label}: scale {limits['scale']}; the sandbox enforces {limits['sandbox'][0]} calls / "
+                     f"{limits['sandbox'][1]:g} s (Marketo: {MARKETO_WINDOW[0]} / {MARKETO_WINDOW[1]:g} s), the plugin "
+                     f"configuration sets the client to {limits['client'][0]} / {limits['client'][1]:g} s (Adobe's "
+                     f"advice: {ADOBE_ADVICE} / {MARKETO_WINDOW[1]:g} s).")
+    lines += ["", table(
         ["run", "status", "wall s", "REST calls", "Sync Leads calls", "min ceil(N/300)", "606s", "bound s",
          "wall / bound", "goal <= 1.10"],
         [[r.label, r.status, r.wall_seconds, r.calls.rest, r.sync_calls, r.min_sync_calls, r.calls.errors_606,
-          r.bound_seconds, r.ratio, r.goal_met] for r in (limited, baseline)]))
-    lines += ["", "Calls by endpoint (rate-limited run):", "",
-              table(["endpoint", "calls"], [[k, v] for k, v in limited.calls.by_endpoint.items()]), "",
+          r.bound_seconds, r.ratio, r.goal_met] for r in every])]
+    lines += ["", "The sending phase alone (first Sync Leads call to the last, against the bound of those calls):", "",
+              table(["run", "first Sync Leads call after s", "sending s", "bound s", "sending / bound"],
+                    [[r.label, r.first_sync_after, r.send_seconds, r.send_bound_seconds,
+                      round(r.send_seconds / r.send_bound_seconds, 3) if r.send_bound_seconds else None] for r in every])]
+    lines += ["", "Calls by endpoint (first run):", "",
+              table(["endpoint", "calls"], [[k, v] for k, v in first.calls.by_endpoint.items()]), "",
               "Where the time went (seconds; http includes the sandbox's own work):", "",
-              _split_table([(r.label, r.wall_seconds, r.split) for r in (limited, baseline)])]
-    for r in (limited, baseline):
+              _split_table([(r.label, r.wall_seconds, r.split) for r in every])]
+    for r in every:
         if r.calls.errors_606:
             lines.append(f"\nFAIL: {r.label}: Marketo answered 606 (rate limit) {r.calls.errors_606} times")
     return "\n".join(lines)
@@ -463,9 +497,14 @@ def report_sync(found: dict[str, SyncResult]) -> str:
 
 def report_imports(found: dict[str, list[ImportResult]]) -> str:
     rows = [r for mode in ("bulk", "rest") for r in found[mode]]
-    return "\n".join(["## import: Import Marketo Leads as Registrations (SQLite)", "", _import_table(rows), "",
-                      "Where the time went (seconds):", "",
-                      _split_table([(f"{r.mode} {r.leads:,}", r.wall_seconds, r.split) for r in rows])])
+    lines = ["## import: Import Marketo Leads as Registrations (SQLite)", "", _import_table(rows), "",
+             "Where the time went (seconds):", "",
+             _split_table([(f"{r.mode} {r.leads:,}", r.wall_seconds, r.split) for r in rows])]
+    if found["bulk"]:
+        largest = max(found["bulk"], key=lambda r: r.leads)
+        lines += ["", f"Resident memory while the bulk import of {largest.leads:,} leads went on:", "",
+                  table(["seconds", "leads in", "RSS MB"], [list(p) for p in thin(largest.timeline, 10)])]
+    return "\n".join(lines)
 
 
 def report_databases(found: dict[str, ImportResult]) -> str:
@@ -478,10 +517,10 @@ def report_databases(found: dict[str, ImportResult]) -> str:
 def _import_table(rows: list[ImportResult]) -> str:
     return table(
         ["mode", "db", "leads", "imported", "status", "wall s", "leads/s", "steady leads/s", "rss peak +MB",
-         "tracemalloc peak MB", "API calls", "606s", "floor at 50/20 s", "capped at s"],
+         "tracemalloc peak MB", "traced over leads", "API calls", "606s", "floor at 50/20 s", "capped at s"],
         [[r.mode, r.database, r.leads, r.imported, r.status, r.wall_seconds, r.leads_per_second,
-          r.steady_leads_per_second, r.rss_delta_mb, r.traced_peak_mb, r.calls.rest, r.calls.errors_606,
-          r.real_limit_floor_seconds, r.capped_after_seconds] for r in rows])
+          r.steady_leads_per_second, r.rss_delta_mb, r.traced_peak_mb, r.traced_leads, r.calls.rest,
+          r.calls.errors_606, r.real_limit_floor_seconds, r.capped_after_seconds] for r in rows])
 
 
 def _split_table(runs_: list[tuple[str, float, dict[str, float]]]) -> str:
@@ -495,8 +534,8 @@ REPORTS = {"sync": report_sync, "import": report_imports, "databases": report_da
 def failures(name: str, found: Any) -> list[str]:
     results = list(found.values()) if isinstance(found, dict) else [found]
     flat = [r for item in results for r in (item if isinstance(item, list) else [item])]
-    problems = [f"{name}: {getattr(r, 'label', '') or r.mode} {r.status}" for r in flat
-                if r.status not in ("succeeded", "cancelled")]
+    problems = [f"{name}: {getattr(r, 'label', '') or r.mode} {getattr(r, 'leads', '')} {r.status}: {r.error}"
+                for r in flat if r.status not in ("succeeded", "cancelled")]
     problems += [f"{name}: {r.calls.errors_606} x 606" for r in flat if r.calls.errors_606]
     return problems
 
@@ -511,7 +550,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bulk-sizes", type=_sizes, help="leads per bulk import, comma-separated")
     parser.add_argument("--rest-sizes", type=_sizes, help="leads per REST-paging import (the baseline)")
     parser.add_argument("--db-n", type=int, help="leads for the SQLite / PostgreSQL comparison")
-    parser.add_argument("--window", type=float, help="the scaled rate window in seconds (default 4 = 20 s x 1/5)")
+    parser.add_argument("--windows", type=_windows,
+                        help="rate windows in seconds for sync, comma-separated (default 4,20: Marketo's 20 s x 1/5, x1)")
     parser.add_argument("--sandbox-limit", type=int, help="calls per window the sandbox allows (default 100)")
     parser.add_argument("--client-limit", type=int, help="calls per window the client is set to (default 50)")
     parser.add_argument("--no-trace", dest="trace", action="store_false",
@@ -535,6 +575,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _sizes(text: str) -> list[int]:
     return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+
+
+def _windows(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
