@@ -1,0 +1,36 @@
+"""What every Eloqua job shares: how it gets a client and how Eloqua's verdicts end a run."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from connectors import JobContext, JobFailed
+
+from ..client import EloquaClient
+from ..connection import client_for
+from ..errors import EloquaAuthError, EloquaError
+
+#: the external-id system under which a profile keeps its Eloqua contact id
+CONTACT_ID_SYSTEM = "eloqua_contact_id"
+#: ``Registration.source`` of registrations these jobs create
+SOURCE = "connector:eloqua"
+#: extra ``EloquaClient`` options for job runs; tests put a fake ``sleep`` and clock here
+RUN_CLIENT_OPTIONS: dict[str, Any] = {}
+
+
+def client_for_run(ctx: JobContext) -> EloquaClient:
+    """A client on the run's HTTP session (its User-Agent and timeouts)."""
+    return client_for(ctx.connection, session=ctx.http(), **RUN_CLIENT_OPTIONS)
+
+
+@contextmanager
+def eloqua_errors(done_so_far: str) -> Iterator[None]:
+    """Eloqua's refusals as run endings users can act on; ``done_so_far`` says what is kept."""
+    try:
+        yield
+    except EloquaAuthError as exc:
+        raise JobFailed(f"Eloqua refused the connection ({exc.message}): fix the Eloqua plugin configuration. "
+                        f"{done_so_far}", code="auth") from exc
+    except EloquaError as exc:
+        status = f"HTTP {exc.status}: " if exc.status else ""
+        raise JobFailed(f"Eloqua error ({status}{exc.message}). {done_so_far}", code=str(exc.status or "eloqua")) from exc

@@ -1,0 +1,2 @@
+"""(being written)"""
+JOB_TYPES: tuple = ()
