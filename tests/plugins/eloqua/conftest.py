@@ -6,8 +6,11 @@ import random
 
 import pytest
 
+import connectors_eloqua.plugin as plugin
+from connectors.testing import Harness
 from connectors_eloqua.client import EloquaClient
 from connectors_eloqua.discovery import IDENTITY_CACHE
+from connectors_eloqua.jobs.common import RUN_CLIENT_OPTIONS
 from connectors_eloqua.retry import PollPolicy
 from connectors_eloqua.sandbox import start_sandbox
 from connectors_eloqua.tokens import clear_shared_stores
@@ -57,3 +60,22 @@ def make_client(sandbox, clock):
 @pytest.fixture
 def client(make_client):
     return make_client()
+
+
+@pytest.fixture
+def run_waits(monkeypatch, clock):
+    """Job runs back off and poll on the fake clock; the waits they asked for are returned."""
+    monkeypatch.setitem(RUN_CLIENT_OPTIONS, "sleep", clock.sleep)
+    monkeypatch.setitem(RUN_CLIENT_OPTIONS, "clock", clock)
+    monkeypatch.setitem(RUN_CLIENT_OPTIONS, "rng", random.Random(7))
+    return clock.sleeps
+
+
+@pytest.fixture
+def harness(tmp_path, sandbox, run_waits):
+    """A temporary database (account TEST, event TEST26) with the Eloqua plugin configured
+    against the sandbox and its default mappings: ``harness.run(key, params)`` runs a job."""
+    h = Harness(tmp_path, plugins={"eloqua": plugin})
+    h.configure("eloqua", sandbox.connection)
+    yield h
+    h.close()
