@@ -43,7 +43,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (UniqueConstraint("account_id", "event_code"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))  # led by the unique constraint's index
     event_code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -58,7 +58,9 @@ class Event(Base):
 
 class Profile(Base):
     """An account-level person, reused across events. Imports match on lower-cased email or
-    external key, hence the expression indexes."""
+    external key, hence the expression indexes. ``account_id`` has no index of its own: all three
+    composite indexes lead with it, and a lone one made SQLite's planner scan every profile of the
+    account instead of using the e-mail index (migration 0005)."""
 
     __tablename__ = "profiles"
     __table_args__ = (
@@ -67,7 +69,7 @@ class Profile(Base):
         Index("ix_profiles_account_external_key_lower", "account_id", func.lower(text("external_key"))),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     pin: Mapped[str] = mapped_column(String(64))
     external_key: Mapped[str | None] = mapped_column(String(200), index=True)
     email: Mapped[str | None] = mapped_column(String(320), index=True)
@@ -97,7 +99,7 @@ class AttendeeType(Base):
     __tablename__ = "attendee_types"
     __table_args__ = (UniqueConstraint("event_id", "code"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))  # led by the unique constraint's index
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
 
@@ -108,7 +110,7 @@ class RegistrationStatus(Base):
     __tablename__ = "registration_statuses"
     __table_args__ = (UniqueConstraint("event_id", "label"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))  # led by the unique constraint's index
     label: Mapped[str] = mapped_column(String(100))
     classification: Mapped[str] = mapped_column(String(16))
     is_standard: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -116,6 +118,9 @@ class RegistrationStatus(Base):
 
 
 class Registration(Base):
+    """``event_id`` keeps its own index although two unique constraints lead with it: on SQLite it
+    is (event_id, id), the order in which ``Store.iter_registrations`` pages through an event."""
+
     __tablename__ = "registrations"
     __table_args__ = (
         UniqueConstraint("event_id", "registration_code"),
@@ -144,7 +149,7 @@ class ExternalId(Base):
     __tablename__ = "external_ids"
     __table_args__ = (UniqueConstraint("account_id", "system", "remote_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))  # led by the unique constraint's index
     profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
     system: Mapped[str] = mapped_column(String(64))
     remote_id: Mapped[str] = mapped_column(String(200))
