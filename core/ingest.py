@@ -2,8 +2,9 @@
 
 Each event is validated on its own: the valid ones are applied to the store (the registration's,
 session's or agenda item's status) and recorded — with the sender's id, which makes a resent
-event a harmless duplicate — and each rejected one is named with its reasons. Recording goes
-through the same writer as every other change, so event-triggered jobs see no difference.
+event a harmless duplicate — and each rejected one is named with its reasons. Applying and
+recording go through ``status_changes.change_status``, the writer the admin uses too, so
+event-triggered jobs see no difference; an event that changes nothing is ``unchanged``.
 """
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from . import status_events
 from .errors import flatten_messages
-from .models import (
-    AGENDA_ITEM_STATUSES, SESSION_STATUSES, Account, AgendaItem, AgendaItemRegistration, Event, Profile, Registration,
-    RegistrationStatus, Session as EventSession, SessionRegistration, StatusChangeEvent,
-)
-from .status_events import EVENT_TYPES, SESSION_STATUS_CHANGED, StatusChange
+from .models import Account, Event, Registration, StatusChangeEvent
+from .status_changes import StatusChangeRejected, change_status
+from .status_events import EVENT_TYPES
 
 MAX_EVENTS = 500
+#: The shared writer's field names, as this endpoint's events name them.
+_FIELDS = {"status": "current"}
 
 
 class _Status(Schema):
@@ -54,18 +55,14 @@ class IngestEventSchema(Schema):
 
     @validates_schema
     def _subject_matches_type(self, data: dict[str, Any], **_: Any) -> None:
-        needs = data["type"] != status_events.REGISTRATION_STATUS_CHANGED
-        if needs and data.get("subject") is None:
+        if data["type"] != status_events.REGISTRATION_STATUS_CHANGED and data.get("subject") is None:
             raise ValidationError("a session or agenda-item status change names its subject", "subject")
-        allowed = SESSION_STATUSES if data["type"] == SESSION_STATUS_CHANGED else AGENDA_ITEM_STATUSES
-        if needs and data["current"]["status"] not in allowed:
-            raise ValidationError(f"must be one of: {', '.join(allowed)}", "current")
 
 
 @dataclass
 class IngestResult:
     id: str | None
-    status: str  # accepted | duplicate | rejected
+    status: str  # accepted | unchanged (it already had that status) | duplicate | rejected
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -94,65 +91,27 @@ def ingest(session: Session, account: Account, events: list[Any]) -> list[Ingest
         if session.get(StatusChangeEvent, data["id"]) is not None:
             results.append(IngestResult(data["id"], "duplicate"))
             continue
-        with session.begin_nested():  # one bad event must not undo the others
-            problem = _apply(session, account, data)
-        results.append(IngestResult(data["id"], "rejected", problem) if problem else IngestResult(data["id"], "accepted"))
+        with session.begin_nested():  # one bad event must not undo the others (a rejected one writes nothing)
+            status, problem = _apply(session, account, data)
+        results.append(IngestResult(data["id"], status, problem))
     return results
 
 
-def _apply(session: Session, account: Account, data: dict[str, Any]) -> dict[str, list[str]] | None:
+def _apply(session: Session, account: Account, data: dict[str, Any]) -> tuple[str, dict[str, list[str]]]:
+    """Find the registration and hand the change to the shared writer: (result status, errors)."""
     event = session.scalar(select(Event).where(Event.account_id == account.id, Event.event_code == data["event_code"]))
     if event is None:
-        return {"event_code": [f"no event {data['event_code']!r} in account {account.account_code}"]}
+        return "rejected", {"event_code": [f"no event {data['event_code']!r} in account {account.account_code}"]}
     reg = session.scalar(select(Registration).where(Registration.event_id == event.id,
                                                     Registration.registration_code == data["registration_code"]))
     if reg is None:
-        return {"registration_code": [f"no registration {data['registration_code']!r} in event {event.event_code}"]}
-    new = data["current"]["status"]
-    if data["type"] == status_events.REGISTRATION_STATUS_CHANGED:
-        statuses = {st.label: st for st in session.scalars(select(RegistrationStatus).where(RegistrationStatus.event_id == event.id))}
-        if new not in statuses:
-            return {"current": [f"{new!r} is not a registration status of event {event.event_code}"]}
-        before = reg.status_label
-        if before != new:
-            reg.status_label, reg.version = new, reg.version + 1
-        previous = (before, statuses[before].classification) if before in statuses else None
-        current, tags, subject = (new, statuses[new].classification), tuple(statuses[new].tags or ()), None
-    else:
-        found = _subject_link(session, event, reg, data)
-        if isinstance(found, dict):
-            return found
-        link, subject = found
-        previous, current, tags = (link.status, None) if link.status else None, (new, None), ()
-        if link.status != new:
-            link.status, link.version = new, (link.version or 0) + 1
-    session.flush()
-    status_events.write_registration_changes(
-        session, account_code=account.account_code, event=event, actor=data.get("actor") or {"type": "api", "id": None},
-        changes=[StatusChange(reg, session.get(Profile, reg.profile_id), previous, current, tags, type=data["type"],
-                              subject=subject, event_id=data["id"], occurred_at=data["occurred_at"])])
-    return None
-
-
-def _subject_link(session: Session, event: Event, reg: Registration, data: dict[str, Any]):
-    """The registration's session or agenda-item row (created when the platform reports a new one)."""
-    code = data["subject"]["code"]
-    if data["type"] == SESSION_STATUS_CHANGED:
-        target = session.scalar(select(EventSession).where(EventSession.event_id == event.id, EventSession.session_code == code))
-        if target is None:
-            return {"subject": [f"no session {code!r} in event {event.event_code}"]}
-        link = session.scalar(select(SessionRegistration).where(SessionRegistration.registration_id == reg.id,
-                                                                SessionRegistration.session_id == target.id))
-        if link is None:
-            link = SessionRegistration(registration_id=reg.id, session_id=target.id, status=None, version=0)
-            session.add(link)
-        return link, {"kind": "session", "code": code, "name": target.title}
-    target = session.scalar(select(AgendaItem).where(AgendaItem.event_id == event.id, AgendaItem.code == code))
-    if target is None:
-        return {"subject": [f"no agenda item {code!r} in event {event.event_code}"]}
-    link = session.scalar(select(AgendaItemRegistration).where(AgendaItemRegistration.registration_id == reg.id,
-                                                               AgendaItemRegistration.agenda_item_id == target.id))
-    if link is None:
-        link = AgendaItemRegistration(registration_id=reg.id, agenda_item_id=target.id, status=None, version=0)
-        session.add(link)
-    return link, {"kind": "agenda_item", "code": code, "name": target.name}
+        return "rejected", {"registration_code": [f"no registration {data['registration_code']!r} in event {event.event_code}"]}
+    try:
+        outcome = change_status(
+            session, account_code=account.account_code, event=event, registration=reg, type=data["type"],
+            status=data["current"]["status"], subject_code=(data.get("subject") or {}).get("code"),
+            actor=data.get("actor") or {"type": "api", "id": None}, event_id=data["id"],
+            occurred_at=data["occurred_at"], add_missing_subject=True)
+    except StatusChangeRejected as exc:
+        return "rejected", {_FIELDS.get(exc.field, exc.field): [exc.reason]}
+    return ("accepted" if outcome.changed else "unchanged"), {}

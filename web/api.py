@@ -35,5 +35,5 @@ def status_changes():
         return jsonify(error=f"at most {MAX_EVENTS} events per request; split the batch"), 413
     results = ingest(db, account, events)
     db.commit()
-    counts = {k: sum(r.status == k for r in results) for k in ("accepted", "duplicate", "rejected")}
+    counts = {k: sum(r.status == k for r in results) for k in ("accepted", "unchanged", "duplicate", "rejected")}
     return jsonify(**counts, results=[r.as_dict() for r in results])

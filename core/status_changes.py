@@ -1,0 +1,121 @@
+"""Changing a status: a registration's, or one of its sessions' or agenda items'.
+
+The one writer behind both the ingestion endpoint and the admin's forms, so a change looks the
+same to event-triggered jobs wherever it was made: the new status, the version bumps (the
+registration's always, so ``registration_version`` orders every change of it) and the §5.4 event
+with its outbox row all go into the caller's transaction. Setting the status a row already has
+changes nothing and records nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import status_events
+from .models import (
+    AGENDA_ITEM_STATUSES, SESSION_STATUSES, AgendaItem, AgendaItemRegistration, Event, Profile, Registration,
+    RegistrationStatus, Session as EventSession, SessionRegistration,
+)
+from .status_events import AGENDA_ITEM_STATUS_CHANGED, REGISTRATION_STATUS_CHANGED, SESSION_STATUS_CHANGED
+
+#: The statuses a session or agenda-item registration may have, by event type.
+SUBJECT_STATUSES = {SESSION_STATUS_CHANGED: SESSION_STATUSES, AGENDA_ITEM_STATUS_CHANGED: AGENDA_ITEM_STATUSES}
+
+
+class StatusChangeRejected(ValueError):
+    """The change cannot be made; ``field`` is ``status`` or ``subject``, ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+@dataclass(frozen=True)
+class Outcome:
+    previous: str | None   # the status before (None: the session or agenda item was new to it)
+    current: str
+    event_id: str | None   # the recorded event's id; None when nothing changed
+
+    @property
+    def changed(self) -> bool:
+        return self.event_id is not None
+
+
+def registration_statuses(session: Session, event: Event) -> dict[str, RegistrationStatus]:
+    """The event's status catalogue by label, in the order it was defined."""
+    rows = session.scalars(select(RegistrationStatus).where(RegistrationStatus.event_id == event.id)
+                           .order_by(RegistrationStatus.id))
+    return {row.label: row for row in rows}
+
+
+def change_status(session: Session, *, account_code: str, event: Event, registration: Registration, type: str,
+                  status: str, subject_code: str | None = None, actor: dict[str, Any],
+                  event_id: str | None = None, occurred_at: datetime | None = None,
+                  add_missing_subject: bool = False) -> Outcome:
+    """Set the status and record the change, in the caller's transaction.
+
+    ``type`` is one of ``status_events.EVENT_TYPES``; a session or agenda-item change names its
+    ``subject_code``. ``add_missing_subject`` lets the event platform report a session or agenda
+    item the registration had not taken yet (the admin only changes existing ones). ``event_id``
+    keeps the sender's id, which makes a resent event recognisable.
+    """
+    reg = session.scalar(select(Registration).where(Registration.id == registration.id)  # fresh, and locked
+                         .with_for_update().execution_options(populate_existing=True))
+    if type == REGISTRATION_STATUS_CHANGED:
+        statuses = registration_statuses(session, event)
+        if status not in statuses:
+            raise StatusChangeRejected("status", f"{status!r} is not a registration status of event {event.event_code}")
+        before = reg.status_label
+        if before == status:
+            return Outcome(before, status, None)
+        reg.status_label = status
+        previous = (before, statuses[before].classification) if before in statuses else None
+        current, tags, subject = (status, statuses[status].classification), tuple(statuses[status].tags or ()), None
+    elif type in SUBJECT_STATUSES:
+        allowed = SUBJECT_STATUSES[type]
+        if status not in allowed:
+            raise StatusChangeRejected("status", f"{status!r} is not one of: {', '.join(allowed)}")
+        link, subject = _subject_link(session, event, reg, type, subject_code, add_missing_subject)
+        before = link.status
+        if before == status:
+            return Outcome(before, status, None)
+        link.status, link.version = status, (link.version or 0) + 1
+        previous, current, tags = ((before, None) if before else None), (status, None), ()
+    else:
+        raise StatusChangeRejected("type", f"{type!r} is not one of: {', '.join(status_events.EVENT_TYPES)}")
+    reg.version += 1
+    session.flush()
+    written = status_events.write_registration_changes(
+        session, account_code=account_code, event=event, actor=actor,
+        changes=[status_events.StatusChange(reg, session.get(Profile, reg.profile_id), previous, current, tags,
+                                            type=type, subject=subject, event_id=event_id, occurred_at=occurred_at)])
+    return Outcome(before, status, written[0])
+
+
+def _subject_link(session: Session, event: Event, reg: Registration, type: str, code: str | None, add_missing: bool):
+    """The registration's row for that session or agenda item, and the event's ``subject``."""
+    if not code:
+        raise StatusChangeRejected("subject", "a session or agenda-item status change names its subject")
+    if type == SESSION_STATUS_CHANGED:
+        what, target_model, link_model, target_key = "session", EventSession, SessionRegistration, "session_id"
+        target = session.scalar(select(EventSession).where(EventSession.event_id == event.id,
+                                                           EventSession.session_code == code))
+    else:
+        what, target_model, link_model, target_key = "agenda item", AgendaItem, AgendaItemRegistration, "agenda_item_id"
+        target = session.scalar(select(AgendaItem).where(AgendaItem.event_id == event.id, AgendaItem.code == code))
+    if target is None:
+        raise StatusChangeRejected("subject", f"no {what} {code!r} in event {event.event_code}")
+    link = session.scalar(select(link_model).where(link_model.registration_id == reg.id,
+                                                   getattr(link_model, target_key) == target.id)
+                          .with_for_update().execution_options(populate_existing=True))
+    if link is None:
+        if not add_missing:
+            raise StatusChangeRejected("subject", f"registration {reg.registration_code} has not taken {what} {code!r}")
+        link = link_model(registration_id=reg.id, status=None, version=0, **{target_key: target.id})
+        session.add(link)
+    name = target.title if target_model is EventSession else target.name
+    return link, {"kind": "session" if what == "session" else "agenda_item", "code": code, "name": name}

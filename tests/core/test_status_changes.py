@@ -1,0 +1,154 @@
+"""The one status-change writer (admin and ingestion): the change, its event and its outbox row
+commit together, versions go up, and setting the status a row already has records nothing."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.db import transaction
+from connectors.models import (
+    Account, AgendaItem, AgendaItemRegistration, Event, Outbox, Profile, Registration, Session as EventSession, SessionRegistration,
+    StatusChangeEvent,
+)
+from connectors.ingest import ingest
+from connectors.seed import get_or_create_account, get_or_create_event
+from connectors.status_changes import StatusChangeRejected, change_status
+from connectors.status_events import AGENDA_ITEM_STATUS_CHANGED, REGISTRATION_STATUS_CHANGED, SESSION_STATUS_CHANGED
+
+ACTOR = {"type": "user", "id": "u_1"}
+
+
+@pytest.fixture
+def world(factory):
+    with transaction(factory) as s:
+        account = get_or_create_account(s, "ACME", "Acme")
+        event = get_or_create_event(s, account, "EV1", "Event One")
+        profile = Profile(account_id=account.id, pin="P1", email="ann@acme.test", external_key="EK1",
+                          custom={}, external_ids={})
+        s.add(profile)
+        s.flush()
+        reg = Registration(event_id=event.id, profile_id=profile.id, registration_code="R1",
+                           attendee_type_code="Attendee", status_label="New", external_ids={}, version=3)
+        keynote = EventSession(event_id=event.id, session_code="S101", title="Keynote")
+        dinner = AgendaItem(event_id=event.id, code="D1", name="Dinner")
+        s.add_all([reg, keynote, dinner])
+        s.flush()
+        s.add_all([SessionRegistration(registration_id=reg.id, session_id=keynote.id, status="Registered"),
+                   AgendaItemRegistration(registration_id=reg.id, agenda_item_id=dinner.id, status="Registered")])
+        return {"event": event.id, "reg": reg.id}
+
+
+def _change(factory, world, **kwargs):
+    """One change in its own transaction, as the admin's request makes it."""
+    with transaction(factory) as s:
+        event = s.get(Event, world["event"])
+        return change_status(s, account_code="ACME", event=event, registration=s.get(Registration, world["reg"]),
+                             actor=ACTOR, **kwargs)
+
+
+def _rows(factory):
+    with factory() as s:
+        events = list(s.scalars(select(StatusChangeEvent).order_by(StatusChangeEvent.registration_version)))
+        outbox = list(s.scalars(select(Outbox).order_by(Outbox.id)))
+        return events, outbox
+
+
+def test_registration_status_change_writes_one_event_and_one_outbox_row(factory, world):
+    outcome = _change(factory, world, type=REGISTRATION_STATUS_CHANGED, status="Attended")
+    assert outcome.changed and (outcome.previous, outcome.current) == ("New", "Attended")
+    events, outbox = _rows(factory)
+    assert len(events) == 1 and len(outbox) == 1
+    payload = events[0].payload
+    assert payload["id"] == outcome.event_id == outbox[0].message_id
+    assert outbox[0].payload == payload and outbox[0].routing_key == REGISTRATION_STATUS_CHANGED
+    assert payload["previous"] == {"status": "New", "classification": "accepted"}
+    assert payload["current"] == {"status": "Attended", "classification": "accepted"}
+    assert payload["subject"] is None and payload["tags"] == ["attended"] and payload["actor"] == ACTOR
+    assert payload["registration_version"] == events[0].registration_version == 4
+    assert payload["profile"] == {"pin": "P1", "external_key": "EK1", "email": "ann@acme.test"}
+    with factory() as s:
+        reg = s.get(Registration, world["reg"])
+        assert (reg.status_label, reg.version) == ("Attended", 4)
+
+
+def test_the_same_status_again_records_nothing(factory, world):
+    _change(factory, world, type=REGISTRATION_STATUS_CHANGED, status="Attended")
+    again = _change(factory, world, type=REGISTRATION_STATUS_CHANGED, status="Attended")
+    assert not again.changed and again.event_id is None
+    same_session = _change(factory, world, type=SESSION_STATUS_CHANGED, status="Registered", subject_code="S101")
+    assert not same_session.changed
+    events, outbox = _rows(factory)
+    assert (len(events), len(outbox)) == (1, 1)
+    with factory() as s:
+        assert s.get(Registration, world["reg"]).version == 4
+
+
+def test_session_and_agenda_item_changes_name_their_subject_and_bump_versions(factory, world):
+    _change(factory, world, type=SESSION_STATUS_CHANGED, status="Attended", subject_code="S101")
+    _change(factory, world, type=AGENDA_ITEM_STATUS_CHANGED, status="Cancelled", subject_code="D1")
+    events, outbox = _rows(factory)
+    assert [e.type for e in events] == [SESSION_STATUS_CHANGED, AGENDA_ITEM_STATUS_CHANGED]
+    assert [o.routing_key for o in outbox] == [SESSION_STATUS_CHANGED, AGENDA_ITEM_STATUS_CHANGED]
+    session_event, item_event = (e.payload for e in events)
+    assert session_event["subject"] == {"kind": "session", "code": "S101", "name": "Keynote"}
+    assert (session_event["previous"], session_event["current"]) == (
+        {"status": "Registered", "classification": None}, {"status": "Attended", "classification": None})
+    assert item_event["subject"] == {"kind": "agenda_item", "code": "D1", "name": "Dinner"}
+    assert item_event["current"]["status"] == "Cancelled"
+    assert [e.registration_version for e in events] == [4, 5]  # every change orders after the previous one
+    with factory() as s:
+        link = s.scalar(select(SessionRegistration))
+        item = s.scalar(select(AgendaItemRegistration))
+        assert (link.status, link.version, item.status, item.version) == ("Attended", 2, "Cancelled", 2)
+
+
+@pytest.mark.parametrize("kwargs, field, reason", [
+    ({"type": REGISTRATION_STATUS_CHANGED, "status": "Bogus"}, "status", "'Bogus' is not a registration status of event EV1"),
+    ({"type": SESSION_STATUS_CHANGED, "status": "Checked In", "subject_code": "S101"}, "status", "is not one of: Registered"),
+    ({"type": AGENDA_ITEM_STATUS_CHANGED, "status": "Attended", "subject_code": "D1"}, "status", "is not one of"),
+    ({"type": SESSION_STATUS_CHANGED, "status": "Attended", "subject_code": "S999"}, "subject", "no session 'S999'"),
+    ({"type": SESSION_STATUS_CHANGED, "status": "Attended"}, "subject", "names its subject"),
+    ({"type": "nope", "status": "Attended"}, "type", "is not one of"),
+])
+def test_bad_changes_are_refused_with_field_and_reason_and_write_nothing(factory, world, kwargs, field, reason):
+    with pytest.raises(StatusChangeRejected) as caught:
+        _change(factory, world, **kwargs)
+    assert caught.value.field == field and reason in caught.value.reason
+    events, outbox = _rows(factory)
+    assert (events, outbox) == ([], [])
+
+
+def test_only_the_event_platform_may_add_a_session(factory, world):
+    with factory() as s, s.begin():
+        s.add(EventSession(event_id=world["event"], session_code="S102", title="Panel"))
+    with pytest.raises(StatusChangeRejected, match="has not taken session 'S102'"):
+        _change(factory, world, type=SESSION_STATUS_CHANGED, status="Registered", subject_code="S102")
+    added = _change(factory, world, type=SESSION_STATUS_CHANGED, status="Registered", subject_code="S102",
+                    add_missing_subject=True)
+    assert added.changed and added.previous is None
+    events, _ = _rows(factory)
+    assert events[0].payload["previous"] is None
+
+
+def test_a_failed_commit_keeps_neither_the_change_nor_its_event(factory, world):
+    with pytest.raises(RuntimeError):
+        with transaction(factory) as s:
+            change_status(s, account_code="ACME", event=s.get(Event, world["event"]),
+                          registration=s.get(Registration, world["reg"]), actor=ACTOR,
+                          type=REGISTRATION_STATUS_CHANGED, status="Cancelled")
+            raise RuntimeError("the request failed after the change")
+    with factory() as s:
+        assert s.get(Registration, world["reg"]).status_label == "New"
+        assert s.scalar(select(func.count()).select_from(StatusChangeEvent)) == 0
+        assert s.scalar(select(func.count()).select_from(Outbox)) == 0
+
+
+def test_ingestion_uses_the_same_writer_and_answers_unchanged(factory, world):
+    sent = {"id": "evt_1", "type": REGISTRATION_STATUS_CHANGED, "occurred_at": "2026-06-09T09:30:00Z",
+            "account_code": "ACME", "event_code": "EV1", "registration_code": "R1", "current": {"status": "New"}}
+    with transaction(factory) as s:
+        account = s.scalar(select(Account).where(Account.account_code == "ACME"))
+        results = ingest(s, account, [sent, {**sent, "id": "evt_2", "current": {"status": "Attended"}}])
+    assert [r.status for r in results] == ["unchanged", "accepted"]
+    events, outbox = _rows(factory)
+    assert [e.id for e in events] == [o.message_id for o in outbox] == ["evt_2"]
