@@ -27,6 +27,7 @@ from .faults import Fault, FaultQueue, RandomFaults
 from .hosts import Hangs, InFlight, LoginHost, PodHost, fault_response
 from .identity import ACCESS_TTL, REFRESH_TTL, Identity
 from .lists import ListStore
+from .segments import SegmentStore
 
 #: every module that adds pod endpoints, each with ``register(sandbox, routes)``
 POD_ROUTE_MODULES = [contact_routes, list_routes, customobject_routes, activity_routes, bulk_meta_routes,
@@ -51,6 +52,7 @@ class EloquaSandbox(DataApi, FaultApi):
         self.identity.add_app(client_id, client_secret)
         self.contacts = ContactStore(self.now)
         self.lists = ListStore(self.now)
+        self.segments = SegmentStore(self.now)
         self.custom_objects = CustomObjectStore(self.now)
         self.activities = ActivityStore(self.now, lambda cid: cid in self.contacts.contacts)
         self.bulk = BulkEngine(self)

@@ -11,6 +11,7 @@ from .contacts import ContactStore
 from .customobjects import CustomObjectStore
 from .identity import Identity, User
 from .lists import ListStore
+from .segments import SegmentStore
 
 
 class DataApi:
@@ -18,6 +19,7 @@ class DataApi:
     identity: Identity
     contacts: ContactStore
     lists: ListStore
+    segments: SegmentStore
     custom_objects: CustomObjectStore
     activities: ActivityStore
     client_id: str
@@ -72,6 +74,11 @@ class DataApi:
     def list_members(self, list_id: int) -> list[int]:
         with self.lock:
             return sorted(self.lists.lists[int(list_id)].members)
+
+    def add_segment(self, name: str, contact_ids: Iterable[int] = ()) -> int:
+        """A contact segment whose current members are ``contact_ids`` (exports see them)."""
+        with self.lock:
+            return self.segments.create(name, contact_ids).id
 
     # -- custom objects --------------------------------------------------------------------------------
     def add_custom_object(self, name: str, fields: Iterable[tuple[str, str, str] | tuple[str, str]], *,

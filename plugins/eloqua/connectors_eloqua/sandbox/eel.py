@@ -1,7 +1,7 @@
 """Export filters in Eloqua Expression Language (spec §3.4):
 ``'{{Contact.Field(C_Country)}}' = 'Belgium' AND NOT '{{Contact.UpdatedAt}}' < '2026-01-01 00:00:00'``,
 operators ``= != > >= < <= ~`` (``~`` is SQL LIKE), ``AND OR NOT``, parentheses, and at most one
-``EXISTS('{{ContactList[n]}}')``; 1000 characters at most. ``compile_filter`` turns the text
+``EXISTS('{{ContactList[n]}}')`` or ``EXISTS('{{ContactSegment[n]}}')``; 1000 characters at most. ``compile_filter`` turns the text
 into a predicate over records, or raises ``BadFilter`` with what Eloqua would say."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ MAX_LENGTH = 1000
 Predicate = Callable[[Any], bool]
 _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<op>!=|>=|<=|=|>|<|~)|(?P<paren>[()])"
                     r"|(?P<word>[A-Za-z]+))")
-_LIST = re.compile(r"\{\{ContactList\[(\d+)\]\}\}", re.IGNORECASE)
+_MEMBERSHIP = re.compile(r"\{\{(?P<kind>ContactList|ContactSegment)\[(?P<id>\d+)\]\}\}", re.IGNORECASE)
 
 
 class BadFilter(ValueError):
@@ -109,13 +109,14 @@ class _Parser:
         self.take("paren", "(")
         target = self.take("string")
         self.take("paren", ")")
-        found = _LIST.fullmatch(target.strip())
+        found = _MEMBERSHIP.fullmatch(target.strip())
         if word != "EXISTS" or found is None or self.entity != st.CONTACTS:
             raise BadFilter(f"{word}('{target}') is not supported by the sandbox.")
-        contact_list = self.sandbox.lists.lists.get(int(found[1]))
-        if contact_list is None:
+        sets = self.sandbox.lists.lists if found["kind"].lower() == "contactlist" else self.sandbox.segments.segments
+        members = sets.get(int(found["id"]))
+        if members is None:
             raise BadFilter(f"{target} does not exist.")
-        return lambda record: record.id in contact_list.members
+        return lambda record: record.id in members.members
 
     def comparison(self) -> Predicate:
         left = self.take("string")
