@@ -1,0 +1,52 @@
+"""Helpers the Eloqua outbound job tests share: the demo programme (sessions, agenda items, tags
+and registrations) in the harness's event, edits as an admin would make them, and the Bulk calls
+Eloqua carried out."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from connectors.db import transaction
+from connectors.demo_agenda import seed_programme
+from connectors.models import Account, Event, Profile, Registration, utcnow
+from connectors.testing import ACCOUNT_CODE, EVENT_CODE
+
+ATTENDEES = 120
+
+
+def seed_attendees(harness, attendees: int = ATTENDEES) -> None:
+    with transaction(harness.factory) as s:
+        account = s.scalar(select(Account).where(Account.account_code == ACCOUNT_CODE))
+        seed_programme(s, account, s.scalar(select(Event).where(Event.event_code == EVENT_CODE)), attendees=attendees)
+
+
+def edit_registration(harness, code, status=None, later=False, **profile_fields):
+    """Change a registration (its status, or its profile's fields) as the admin would."""
+    with transaction(harness.factory) as s:
+        reg = s.scalar(select(Registration).where(Registration.registration_code == code))
+        if status is not None:
+            reg.status_label, reg.version = status, reg.version + 1
+        if later:
+            reg.date_modified = utcnow() + timedelta(hours=1)
+        profile = s.get(Profile, reg.profile_id)
+        for name, value in profile_fields.items():
+            setattr(profile, name, value)
+
+
+def registrations_by_email(harness):
+    return {r["email"]: r for r in harness.registrations()}
+
+
+def imports(sandbox, path=r"(?i)/api/bulk/2\.0/contacts/imports"):
+    """Import definitions created (their bodies), in order."""
+    return [c.body for c in sandbox.journal.filter("POST", path) if c.status == 201]
+
+
+def uploaded_rows(sandbox, path=r"(?i)/api/bulk/2\.0/(contacts|customObjects/\d+)/imports/\d+/data"):
+    """Every row staged by uploads Eloqua took, in order."""
+    return [row for c in sandbox.journal.filter("POST", path) if c.status in (201, 204) for row in c.body]
+
+
+def syncs_started(sandbox):
+    return [c for c in sandbox.journal.filter("POST", r"(?i)/api/bulk/2\.0/syncs") if c.status == 201]
