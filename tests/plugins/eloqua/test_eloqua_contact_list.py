@@ -195,3 +195,12 @@ def test_throttled_and_lost_uploads_are_retried_without_staging_rows_twice(harne
     assert len(sync.rows) == 8  # the upload that may have been staged was cleared and sent again
     assert members_by_email(sandbox, sandbox.find_list("Retried")) == sorted(e.lower() for e in emails)
     assert run_waits
+
+
+def test_a_stuck_sync_action_fails_the_run_at_the_deadline(harness, sandbox, run_waits):
+    register(harness, invitee_emails(sandbox, 3))
+    sandbox.bulk.faults.stuck("pending")
+    result = harness.run(KEY, {"contact_list_name": "Never filled"})
+    assert result.status == "failed" and result.error.startswith("sync_timeout: Eloqua's sync /syncs/")
+    assert "still pending after 6 h" in result.error and sum(run_waits) >= 6 * 3600
+    assert sandbox.list_members(sandbox.find_list("Never filled")) == [] and result.counters == {}

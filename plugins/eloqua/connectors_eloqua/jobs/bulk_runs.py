@@ -38,10 +38,17 @@ def resume_or_start_sync(client: EloquaClient, definition_uri: str) -> dict[str,
 
 def wait_for(client: EloquaClient, sync_uri: str) -> dict[str, Any]:
     """The finished sync; a sync still running at the client's deadline ends the run."""
-    try:
+    with sync_deadline(client):
         return client.wait_for_sync(sync_uri)
+
+
+@contextmanager
+def sync_deadline(client: EloquaClient) -> Iterator[None]:
+    """A sync still running at the client's polling deadline ends the run as ``sync_timeout``."""
+    try:
+        yield
     except BulkSyncTimeout as exc:
-        raise JobFailed(f"Eloqua's sync {sync_uri} was still {exc.sync_status} after "
+        raise JobFailed(f"Eloqua's sync {exc.sync_uri} was still {exc.sync_status} after "
                         f"{client.poll.deadline / 3600:g} h; Eloqua may be overloaded: run the job again later.",
                         code="sync_timeout") from exc
 

@@ -24,7 +24,7 @@ from connectors import JobContext, JobFailed, JobType, RegistrationView
 
 from ..client import EloquaClient
 from ..errors import EloquaNotFound
-from .bulk_runs import definition_name, forget, throttling_resumes, wait_for
+from .bulk_runs import definition_name, forget, sync_deadline, throttling_resumes, wait_for
 from .common import client_for_run, eloqua_errors
 from .outbound import (
     FILTER_CHOICES, RegistrationFilterParams, known_contact_id, link_contact_ids, registration_filters, registration_key,
@@ -206,7 +206,8 @@ class _ListUpdate:
                 "fields": {column: statement}, "identifierFieldName": column,
                 "syncActions": [{"action": action, "destination": self.destination}],
                 "dataRetentionDuration": SYNC_ACTION_RETENTION}
-        result = self.client.run_import("contacts/syncActions", body, [row for _, row, _ in rows])
+        with sync_deadline(self.client):
+            result = self.client.run_import("contacts/syncActions", body, [row for _, row, _ in rows])
         rejected = {r.row: r for r in result.rejects}
         done = "created" if action == "add" else "updated"
         for index, (key, _, email) in enumerate(rows):
