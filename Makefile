@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 SHARED ?= ../shared
 
-.PHONY: demo test install services clean
+.PHONY: demo test install chromium screenshots services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,19 @@ install: $(VENV)/.installed
 demo: install
 	CONNECTORS_PORT=$(PORT) $(BIN)/connectors demo
 
-test: install
+# Debian's Chromium for the browser tests (tests/e2e/test_browser_*.py), installed once when
+# missing and we are root; otherwise those tests skip with the reason (and fail under CI=true).
+chromium:
+	@bash .ci/chromium
+
+test: install chromium
 	@if [ -f $(SHARED)/tools/check_layers.py ]; then $(BIN)/python $(SHARED)/tools/check_layers.py .; \
 	 else echo "layer check skipped: $(SHARED)/tools/check_layers.py not found"; fi
 	$(BIN)/python -m pytest
+
+# The README's pictures: the main pages at 1280 px, on a fresh demo, into docs/screenshots/.
+screenshots: install chromium
+	$(BIN)/python docs/screenshots/take.py
 
 # Starts PostgreSQL and RabbitMQ on this machine kind when they are installed but stopped.
 services:

@@ -1,58 +1,23 @@
 """The walking skeleton as a user meets it: `connectors demo` running, a job submitted from
 another terminal with the CLI, picked up by the demo, and shown in the admin."""
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .demo_app import DemoFailed, running_demo
 
 
 @pytest.fixture
 def demo(tmp_path):
-    port, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "CONNECTORS_INSTANCE_DIR": str(tmp_path / "instance"),
-           "CONNECTORS_SANDBOX_PORT": str(sandbox_port), "CONNECTORS_PORT": str(port)}
-    env.pop("CONNECTORS_DATABASE_URL", None)
-    env.pop("CONNECTORS_BROKER_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "connectors", "demo"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    output = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        output.append(line)
-        if "Ctrl-C stops" in line:
-            break
-        if proc.poll() is not None:
-            pytest.fail("demo exited:\n" + "".join(output))
-    else:
-        proc.kill()
-        pytest.fail("demo did not start:\n" + "".join(output))
-    for _ in range(100):
-        try:
-            requests.get(url + "login", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    yield {"url": url, "env": env, "cwd": tmp_path, "banner": "".join(output)}
-    proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        with running_demo(tmp_path) as running:
+            yield {"url": running.url, "env": running.env, "cwd": tmp_path, "banner": running.banner}
+    except DemoFailed as exc:
+        pytest.fail(str(exc))
 
 
 def cli(demo, *args):
