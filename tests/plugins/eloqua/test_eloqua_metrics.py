@@ -217,3 +217,13 @@ def test_interest_needs_account_tags(harness):
         s.execute(Tag.__table__.delete())
     result = harness.run(INTEREST, {})
     assert result.status == "failed" and "no interest tags" in result.error
+
+
+def test_a_registration_without_email_is_skipped_by_both_metrics_jobs(harness, sandbox):
+    reg = harness.registrations()[2]
+    edit_registration(harness, reg["registration_code"], email=None)
+    for key in (ENGAGEMENT, INTEREST):
+        result = harness.run(key, {})
+        assert result.status == "succeeded", result.error
+        assert [(r["key"], r["code"]) for r in result.records] == [(reg["registration_code"], "missing_email")]
+    assert not any(reg["registration_code"] in r["EngagementKey"] for r in records(sandbox, ENGAGEMENT_OBJECT))

@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors import JobContext, JobType, RegistrationView
 
-from .metrics_common import Built, MetricsParams, custom_object_field, upload
+from .metrics_common import Built, MetricsParams, custom_object_field, upload, with_email
 from .outbound import FILTER_CHOICES, registration_key
 
 KEY = "eloqua.upload_engagement_metrics"
@@ -37,11 +37,7 @@ def run(ctx: JobContext, params: dict[str, Any]) -> None:
     def build(batch: list[RegistrationView]) -> list[Built]:
         figures = ctx.store.engagement([view.position for view in batch])
         built = []
-        for view in batch:
-            if not view.profile.get("email"):
-                ctx.record(registration_key(view), "skipped", "missing_email",
-                           "no email: the record could not be linked to a contact", stage="map")
-                continue
+        for view in with_email(ctx, batch):
             record = engagement_record(view, figures[view.position], event.code, event.name)
             built.append(Built(view, registration_key(view), record[KEY_FIELD], record))
         return built

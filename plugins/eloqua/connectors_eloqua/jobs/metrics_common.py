@@ -23,7 +23,7 @@ from connectors import JobContext, JobFailed, RegistrationView
 from ..client import EloquaClient
 from .bulk_batches import BulkBatches, reject_message
 from .common import client_for_run, eloqua_errors
-from .outbound import RegistrationFilterParams, fingerprint, known_contact_id, registration_filters
+from .outbound import RegistrationFilterParams, fingerprint, known_contact_id, registration_filters, registration_key
 
 CONTACT_EMAIL = "{{Contact.Field(C_EmailAddress)}}"
 NOT_MAPPED, CREATED, UPDATED = "ELQ-00034", "ELQ-00004", "ELQ-00022"
@@ -67,6 +67,19 @@ class Built:
 
 
 Builder = Callable[[list[RegistrationView]], list[Built]]
+
+
+def with_email(ctx: JobContext, batch: list[RegistrationView]) -> list[RegistrationView]:
+    """The registrations that have an email (records link to contacts by it); the others are
+    recorded as skipped."""
+    kept = []
+    for view in batch:
+        if view.profile.get("email"):
+            kept.append(view)
+        else:
+            ctx.record(registration_key(view), "skipped", "missing_email",
+                       "no email: its records could not be linked to a contact", stage="map")
+    return kept
 
 
 def find_target(client: EloquaClient, chosen: str, needed: list[str], setup: str) -> Target:
