@@ -6,20 +6,19 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from connectors import LeaseLost
 from connectors.db import transaction
-from connectors.jobs import runs
-from connectors.jobs.execute import execute_run
 from connectors.jobs.submit import SubmitError
-from connectors.models import Account, Event, JobRun
+from connectors.models import Account, Event
 from connectors.store import Store
 from connectors.testing import ACCOUNT_CODE, EVENT_CODE
 from connectors_eloqua.jobs import contact_list
 from connectors_eloqua.jobs.contact_list import KEY
 from connectors_eloqua.sandbox import INVITEES_LIST, NEWSLETTER_LIST
 
+from .outbound_support import take_over
 from .support import pod_calls
 
 SYNC_ACTIONS = r"(?i)/api/bulk/2\.0/contacts/syncActions"
@@ -168,12 +167,7 @@ def test_a_worker_dying_after_sending_a_batch_resumes_without_losing_or_doubling
     assert crashed.status == "running" and crashed.counters == {"created": 10}
     first_position = crashed.checkpoint["after"]
     monkeypatch.setattr(contact_list._ListUpdate, "_send", real_send)
-    with transaction(harness.factory) as s:
-        s.execute(update(JobRun).where(JobRun.id == run_id).values(lease_until=JobRun.queued_at))
-    assert runs.reap_expired(harness.factory) == [run_id]
-    execute_run(harness.factory, harness.registry, harness.box, runs.claim(harness.factory, run_id, "b", 30, attempt=1),
-                30)
-    resumed = harness.result(run_id)
+    resumed = take_over(harness, run_id)
     assert resumed.status == "succeeded", resumed.error
     # batch 2 reached Eloqua before the worker died: its contacts are members now, so unchanged
     assert resumed.counters == {"created": 25, "unchanged": 10}

@@ -4,17 +4,12 @@ throttling and timeouts are retried, throttling that outlasts the retries ends t
 one resumes, slow, stuck and failing syncs."""
 from __future__ import annotations
 
-from sqlalchemy import update
-
 from connectors import LeaseLost
-from connectors.db import transaction
-from connectors.jobs import runs
-from connectors.jobs.execute import execute_run
-from connectors.models import JobRun
 from connectors_eloqua.jobs import import_contacts
 from connectors_eloqua.jobs.import_contacts import REGISTRATIONS_KEY
 from connectors_eloqua.sandbox import INVITEES_LIST
 
+from .outbound_support import take_over
 from .support import pod_calls
 
 PARAMS = {"contact_list_name": INVITEES_LIST, "page_size": 100}
@@ -43,16 +38,6 @@ def die_on_page(monkeypatch, n):
 
     monkeypatch.setattr(import_contacts, "import_registrations", import_page)
     return lambda: monkeypatch.setattr(import_contacts, "import_registrations", real)
-
-
-def take_over(harness, run_id):
-    """The lease runs out; the reaper re-queues the run and another worker executes it."""
-    with transaction(harness.factory) as s:
-        s.execute(update(JobRun).where(JobRun.id == run_id).values(lease_until=JobRun.queued_at))
-    assert runs.reap_expired(harness.factory) == [run_id]
-    fresh = runs.claim(harness.factory, run_id, "worker-b", 30, attempt=1)
-    execute_run(harness.factory, harness.registry, harness.box, fresh, 30)
-    return harness.result(run_id)
 
 
 def test_a_worker_dying_mid_export_resumes_at_its_bookmark_in_the_same_export(harness, sandbox, monkeypatch):
