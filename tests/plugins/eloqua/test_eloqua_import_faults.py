@@ -129,3 +129,23 @@ def test_an_empty_page_with_has_more_is_asked_again(harness, sandbox):
     result = harness.run(REGISTRATIONS_KEY, PARAMS)
     assert result.status == "succeeded" and result.counters == {"created": MEMBERS}
     assert [c.param("offset") for c in pod_calls(sandbox, "GET", DATA)] == ["0", "0", "100", "200"]
+
+
+def test_a_worker_dying_as_its_export_sync_starts_resumes_that_sync(harness, sandbox, monkeypatch):
+    from connectors_eloqua.client import EloquaClient  # noqa: PLC0415
+
+    real_start = EloquaClient.start_sync
+
+    def start_then_die(self, uri, callback_url=None):
+        real_start(self, uri, callback_url)  # Eloqua started it; the worker died before saving it
+        raise LeaseLost("worker killed")
+
+    monkeypatch.setattr(EloquaClient, "start_sync", start_then_die)
+    run_id = harness.submit(REGISTRATIONS_KEY, PARAMS)
+    crashed = harness.execute(run_id)
+    assert crashed.status == "running" and set(crashed.checkpoint["export"]) == {"definition", "filter"}
+    monkeypatch.setattr(EloquaClient, "start_sync", real_start)
+    resumed = take_over(harness, run_id)
+    assert resumed.status == "succeeded", resumed.error
+    assert resumed.counters == {"created": MEMBERS}
+    assert len(exports(sandbox)) == 1 and len(pod_calls(sandbox, "POST", r"(?i)/api/bulk/2\.0/syncs")) == 1

@@ -191,7 +191,9 @@ class ContactExport:
             definition_uri = self.client.create_definition("contacts/exports", body)["uri"]
             self.state.update(export={"definition": definition_uri, "filter": export_text}, offset=0, done=0)
             self._save()
-        sync = resume_or_start_sync(self.client, definition_uri)
+            sync = self.client.start_sync(definition_uri)
+        else:  # an earlier attempt made the definition and may have started its sync
+            sync = resume_or_start_sync(self.client, definition_uri)
         self.state["export"] = {**self.state["export"], "sync": sync["uri"]}
         self._save()
         return self.state["export"]
