@@ -92,7 +92,7 @@ def _change(event_code: str, registration_id: int, type: str, subject_code: str 
         try:
             outcome = change_status(db, account_code=event.account.account_code, event=event, registration=reg,
                                     type=type, status=form.status.data, subject_code=subject_code,
-                                    actor={"type": "user", "id": f"u_{current_user.id}"})
+                                    actor={"type": "user", "id": f"u_{current_user.id}", "name": current_user.name})
         except StatusChangeRejected as exc:
             db.rollback()
             if exc.field == "subject":  # the address names a session or agenda item this registration lacks
@@ -138,7 +138,7 @@ def _attendee_types(event: Event) -> dict[str, str]:
 def _page_url(event: Event, **changes: Any) -> str:
     """This list's address with the current search, filter and sort, and ``changes`` applied."""
     args = {k: v for k, v in request.args.items() if k in ("q", "status", "sort", "direction", "page") and v}
-    args.update({k: v for k, v in changes.items()})
+    args.update(changes)
     return url_for(".registration_list", event_code=event.event_code, **{k: v for k, v in args.items() if v})
 
 
@@ -183,7 +183,6 @@ def _render_detail(event: Event, reg: Registration, failed: tuple[tuple[str, str
         key, form = failed
         if key not in forms:  # a session or agenda item this registration has not taken
             abort(404)
-        form.status.choices = forms[key].status.choices
         forms[key].status.errors, forms[key].status.data = form.status.errors, form.status.data
     history = list(db.scalars(select(StatusChangeEvent).where(StatusChangeEvent.registration_id == reg.id)
                               .order_by(StatusChangeEvent.registration_version.desc(), StatusChangeEvent.occurred_at.desc())

@@ -215,12 +215,13 @@ def test_a_status_change_writes_one_event_and_outbox_row_and_shows_on_the_page(c
     assert payload["previous"] == {"status": "New", "classification": "accepted"}
     assert payload["current"] == {"status": "Attended", "classification": "accepted"}
     assert payload["subject"] is None and payload["registration_code"] == "R1"
-    assert payload["actor"] == {"type": "user", "id": f"u_{world.ids['admin']}"}
+    assert payload["actor"] == {"type": "user", "id": f"u_{world.ids['admin']}", "name": "Ada Admin"}
     with world.session() as s:
         reg = s.get(Registration, regs["Ann"])
         assert (reg.status_label, reg.version) == ("Attended", 2) == (reg.status_label, payload["registration_version"])
     html = csrf_client.get(_detail(regs["Ann"])).get_data(as_text=True)
     assert "Registration: status changed from New to Attended." in html
+    assert f'<td data-label="By">Ada Admin <code>u_{world.ids["admin"]}</code></td>' in html  # who changed it
     assert '<option selected value="Attended">' in html
 
     again = csrf_client.post(f"{_detail(regs['Ann'])}/status", data={"status": "Attended", "csrf_token": csrf_token(page)})
