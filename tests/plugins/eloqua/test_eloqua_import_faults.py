@@ -149,3 +149,23 @@ def test_a_worker_dying_as_its_export_sync_starts_resumes_that_sync(harness, san
     assert resumed.status == "succeeded", resumed.error
     assert resumed.counters == {"created": MEMBERS}
     assert len(exports(sandbox)) == 1 and len(pod_calls(sandbox, "POST", r"(?i)/api/bulk/2\.0/syncs")) == 1
+
+
+def test_cancelling_stops_after_the_page_in_hand_and_deletes_the_export(harness, sandbox, monkeypatch):
+    from connectors.db import transaction  # noqa: PLC0415
+    from connectors.jobs.runs import request_cancel  # noqa: PLC0415
+    from connectors.models import JobRun  # noqa: PLC0415
+
+    real = import_contacts.import_registrations
+    run_id = harness.submit(REGISTRATIONS_KEY, PARAMS)
+
+    def import_then_cancel(ctx, rows, params):
+        with transaction(harness.factory) as s:  # the user presses Cancel as the first page comes in
+            request_cancel(s, s.get(JobRun, run_id))
+        real(ctx, rows, params)
+
+    monkeypatch.setattr(import_contacts, "import_registrations", import_then_cancel)
+    result = harness.execute(run_id)
+    assert result.status == "cancelled" and result.counters == {"created": 100}
+    assert result.checkpoint["offset"] == 100 and not result.checkpoint["finished"]
+    assert len(harness.registrations()) == 100 and live_definitions(sandbox) == []
