@@ -89,13 +89,16 @@ def export_fields(ctx: JobContext, client: EloquaClient) -> dict[str, str]:
     if unknown:
         raise JobFailed(f"The field mapping names Eloqua contact field(s) that do not exist: {', '.join(unknown)} "
                         "(use internal names such as C_EmailAddress).", code="unknown_field")
-    columns = {name: known[name.lower()].get("statement") or "{{Contact.Field(%s)}}" % known[name.lower()]["internalName"]
-               for name in mapped}
+    columns = {name: _statement(known[name.lower()]) for name in mapped}
     columns.update({ID_COLUMN: "{{Contact.Id}}", UPDATED_COLUMN: "{{Contact.UpdatedAt}}"})
     if len(columns) > MAX_EXPORT_FIELDS:
         raise JobFailed(f"{len(columns) - 2} mapped fields: an Eloqua export takes at most {MAX_EXPORT_FIELDS - 2} "
                         "besides the contact id and its last change.", code="too_many_fields")
     return columns
+
+
+def _statement(field: dict[str, Any]) -> str:
+    return field.get("statement") or "{{Contact.Field(%s)}}" % field["internalName"]
 
 
 def export_filter(client: EloquaClient, params: dict[str, Any], since: datetime | None) -> str:
