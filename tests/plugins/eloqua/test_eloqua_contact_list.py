@@ -198,3 +198,19 @@ def test_a_stuck_sync_action_fails_the_run_at_the_deadline(harness, sandbox, run
     assert result.status == "failed" and result.error.startswith("sync_timeout: Eloqua's sync /syncs/")
     assert "still pending after 6 h" in result.error and sum(run_waits) >= 6 * 3600
     assert sandbox.list_members(sandbox.find_list("Never filled")) == [] and result.counters == {}
+
+
+def test_throttling_past_the_retries_ends_quota_exhausted_and_the_next_run_goes_on(harness, sandbox, monkeypatch):
+    monkeypatch.setattr(contact_list, "BATCH", 10)
+    emails = invitee_emails(sandbox, 25)
+    register(harness, emails)
+    sandbox.fail_next(6, 429, path=SYNC_ACTIONS, after=1)  # the second batch's definition is refused 6 times
+    stopped = harness.run(KEY, {"contact_list_name": "Throttled"})
+    assert stopped.status == "quota_exhausted" and stopped.error.startswith("429: ")
+    assert stopped.counters == {"created": 10} and stopped.checkpoint["list"]["created"] is True
+    resumed = harness.rerun(stopped.run_id)
+    assert resumed.status == "succeeded", resumed.error
+    assert resumed.counters == {"created": 15}  # the batch committed before the stop is not looked at again
+    assert [c.body["name"] for c in pod_calls(sandbox, "POST", r"(?i)/api/REST/1\.0/assets/contact/list")] == [
+        "Throttled"]
+    assert members_by_email(sandbox, sandbox.find_list("Throttled")) == sorted(e.lower() for e in emails)
