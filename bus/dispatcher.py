@@ -109,7 +109,7 @@ class EventDispatcher:
         for delivery_id in planned:
             self._send(delivery_id)
 
-    def _send(self, delivery_id: int) -> None:
+    def _send(self, delivery_id: int, verify: bool = False) -> None:
         with self._lock:
             if delivery_id in self._in_flight:
                 return
@@ -117,7 +117,11 @@ class EventDispatcher:
 
         def work() -> None:
             try:
-                deliveries.deliver(self.factory, self.registry, self.box, delivery_id, self.name, self.lease_seconds)
+                if verify:  # asking the target may take minutes: never in the consuming thread
+                    deliveries.verify(self.factory, self.registry, self.box, delivery_id)
+                else:
+                    deliveries.deliver(self.factory, self.registry, self.box, delivery_id, self.name,
+                                       self.lease_seconds)
             except Exception:  # noqa: BLE001
                 log.exception("dispatcher %s: delivery %s failed", self.name, delivery_id)
             finally:
@@ -132,7 +136,8 @@ class EventDispatcher:
             return
         self._next_sweep = now + self.sweep_interval
         try:
-            deliveries.settle_interrupted(self.factory, self.registry, self.box)
+            for delivery_id in deliveries.to_verify(self.factory):
+                self._send(delivery_id, verify=True)
             for delivery_id in deliveries.due(self.factory):
                 self._send(delivery_id)
         except Exception:  # noqa: BLE001 - the next sweep tries again

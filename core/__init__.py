@@ -2,11 +2,14 @@
 
 This module is the public API for plugin authors; everything else in the package is internal.
 """
+from .connection_state import ConnectionState, StateBusy
 from .hookspecs import hookimpl
 from .jobs.context import JobContext, LeaseLost
 from .jobs.event_context import EventContext
 from .mapping import Mapping, Mappings
-from .plugin_api import Application, CheckResult, JobFailed, JobType, MappingDefault, QuotaExhausted, RemoteField
+from .plugin_api import (
+    Application, CheckResult, DeliveryUncertain, JobFailed, JobType, MappingDefault, QuotaExhausted, RemoteField,
+)
 from .store import EventInfo, RegistrationView, UpsertResult
 
 __version__ = "0.1.0"
@@ -14,4 +17,5 @@ __version__ = "0.1.0"
 __all__ = [
     "hookimpl", "Application", "JobType", "JobContext", "EventContext", "JobFailed", "QuotaExhausted", "LeaseLost", "RemoteField", "CheckResult",
     "MappingDefault", "Mapping", "Mappings", "UpsertResult", "EventInfo", "RegistrationView",
+    "ConnectionState", "StateBusy", "DeliveryUncertain",
 ]

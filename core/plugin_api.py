@@ -1,6 +1,7 @@
 """What a plugin gives the core: applications and job types, plain frozen dataclasses."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -49,6 +50,10 @@ class Application:
     ``secret=True`` is stored encrypted and never shown back. ``sandbox`` starts the plugin's
     local stand-in for the real API (used by the demo): ``sandbox(port)`` returns an object with
     ``url``, ``connection`` (settings that reach it) and ``stop()``.
+
+    ``check(connection)`` and ``describe_fields(connection)`` may take a keyword ``state``: the
+    core then passes the configuration's ``ConnectionState``, so a call that rotates a
+    credential (a single-use OAuth refresh token) keeps the new one where the jobs find it.
     """
 
     name: str
@@ -79,6 +84,19 @@ class JobType:
     verify: Callable[..., Any] | None = None
     #: parameter fields whose choices come from the event (filled in by forms, checked on submit)
     event_choices: dict[str, str] = field(default_factory=dict)
+    #: ``validate(ctx, params) -> str | None``: check the parameters against the target (its asset
+    #: types, campaigns …) on a worker, as the job's first run, before it receives any event; raise
+    #: ``JobFailed`` to disable the job with that message; other errors leave it pending (run it again)
+    validate: Callable[..., Any] | None = None
+
+
+def takes_state(fn: Callable[..., Any]) -> bool:
+    """Whether a plugin callable accepts the ``state`` keyword (added later: older ones do not)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "state" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 class JobFailed(Exception):
@@ -87,6 +105,12 @@ class JobFailed(Exception):
     def __init__(self, message: str, code: str | None = None):
         super().__init__(message)
         self.code = code
+
+
+class DeliveryUncertain(Exception):
+    """Raised by ``on_event`` when the send failed in a way that leaves open whether the target
+    carried it out (a timeout after sending, a 5xx): the core never sends it again blindly but
+    asks the job type's ``verify`` — later, and again until it can tell."""
 
 
 class QuotaExhausted(JobFailed):

@@ -5,7 +5,7 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import requests
 from sqlalchemy import update
@@ -17,6 +17,9 @@ from ..store import Store
 from . import runs
 from .ledger import Ledger
 from .runs import Claim
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..connection_state import ConnectionState
 
 USER_AGENT = "connectors/0.1 (+https://github.com/connectors)"
 _log = logging.getLogger("connectors.run")
@@ -77,7 +80,8 @@ class RunLog:
 class JobContext:
     """Built by the core for one run attempt. Handlers use only the attributes documented here:
     ``connection``, ``mappings``, ``store``, ``params``, ``progress()``, ``record()``,
-    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``ledger``, ``since``, ``run_id``, ``attempt``."""
+    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``ledger``, ``since``, ``run_id``, ``attempt``,
+    ``connection_state`` and ``catch_up()``."""
 
     MAX_LOG_LINES = 500
 
@@ -85,7 +89,8 @@ class JobContext:
                  connection: dict[str, Any], mappings: Mappings, checkpoint: dict[str, Any] | None,
                  counters: dict[str, int] | None = None, progress: tuple[int, int | None] = (0, None),
                  log_lines: list[dict[str, Any]] | None = None, job_id: int | None = None,
-                 since: datetime | None = None):
+                 since: datetime | None = None, connection_state: "ConnectionState | None" = None,
+                 catch_up: Callable[..., Any] | None = None):
         self._factory, self._session, self._claim = factory, session, claim
         self.store, self.connection, self.mappings = store, connection, mappings
         self.checkpoint = Checkpoint(self, checkpoint)
@@ -101,6 +106,9 @@ class JobContext:
         self.ledger = Ledger(session, job_id, claim.run_id) if job_id is not None else None
         #: start of this job's last successful run (None if none): the watermark of incremental modes
         self.since = since
+        #: the plugin configuration's secrets as durable state (rotating OAuth tokens), see ``ConnectionState``
+        self.connection_state = connection_state
+        self._catch_up = catch_up
 
     @property
     def run_id(self) -> int:
@@ -140,6 +148,15 @@ class JobContext:
         if self._http is None:
             self._http = TimeoutSession()
         return self._http
+
+    def catch_up(self, since: datetime | None = None):
+        """Event-triggered jobs: plan the status-change events this job missed since ``since``
+        (default: its last successful run, else its submission) — the dispatcher sends them —
+        and return a ``CatchUp`` (``planned``, ``states`` by count, ``problems`` to show). Saved
+        with the run's next commit (``checkpoint.save``, or the run's end)."""
+        if self._catch_up is None:
+            raise RuntimeError("this context has no delivery ledger to catch up on")
+        return self._catch_up(since if since is not None else self.since)
 
     # -- core side ---------------------------------------------------------------------------
     def commit(self, **final: Any) -> None:

@@ -3,14 +3,20 @@
 ``plan`` writes one ledger row per matching job (a duplicate message plans nothing new);
 ``deliver`` claims a row with a compare-and-set and a lease, calls the plugin's ``on_event``,
 and records the outcome. A worker that dies while holding a row leaves it ``sending``; when the
-lease expires, ``settle_interrupted`` marks it ``uncertain`` and asks the plugin's ``verify``
-whether the send happened — never sending blindly a second time. Failures are retried with a
-doubling delay, then parked for an administrator, who can retry them (``retry``).
+lease expires (a live one renews it while the plugin works), ``settle_interrupted`` marks it
+``uncertain`` and asks the plugin's ``verify`` whether the send happened — never sending blindly
+a second time. A plugin that cannot tell whether its send went through raises
+``DeliveryUncertain``: the row is ``uncertain`` too. A ``verify`` that fails (the target is down)
+is asked again later, with the same doubling delay. Failures are retried with a doubling delay,
+then parked for an administrator, who can retry them (``retry``). Jobs whose parameters still
+await their check against the target (``validation``) are not planned for.
 """
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -19,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import transaction
 from ..models import Account, Delivery, Event, Job, PluginConfig, StatusChangeEvent, utcnow
-from ..plugin_api import JobFailed
+from ..plugin_api import DeliveryUncertain, JobFailed
 from ..plugins import PluginManager
 from ..secrets import SecretBox
 from ..triggers import in_window, retry_delay, status_matches, triggered_types
@@ -36,6 +42,7 @@ def plan(session: Session, registry: PluginManager, event: StatusChangeEvent) ->
         return []
     jobs = session.scalars(select(Job).where(
         Job.account_id == event.account_id, Job.enabled.is_(True), Job.job_type.in_(keys),
+        or_(Job.validation_state.is_(None), Job.validation_state == "valid"),
         or_(Job.event_id == event.event_id, Job.event_id.is_(None))))
     planned = []
     for job in jobs:
@@ -80,17 +87,20 @@ def deliver(factory: sessionmaker[Session], registry: PluginManager, box: Secret
                     attempts=Delivery.attempts + 1, updated_at=now))
         if res.rowcount != 1:
             return "skipped"
-    with factory() as s:
+    with factory() as s, _LeaseKeeper(factory, delivery_id, worker, lease_seconds):
         delivery = s.get(Delivery, delivery_id)
         job, event = delivery.job, s.get(StatusChangeEvent, delivery.event_id)
         try:
             job_type = registry.job_type(job.job_type)
-            ctx = _context(s, box, job, delivery)
+            ctx = _context(s, box, job, delivery, factory)
             s.commit()  # no transaction held while the plugin talks to the remote side
             remote_id = job_type.on_event(ctx, job_type.params_schema().load(job.params or {}), event.payload)
             s.commit()  # what the plugin recorded in the store (a contact id it looked up)
         except JobFailed as exc:  # the plugin says retrying cannot help
             return _finish(factory, delivery_id, worker, "parked", error=f"{exc.code}: {exc}" if exc.code else str(exc))
+        except DeliveryUncertain as exc:  # it may have happened: verify decides, never a blind resend
+            log.warning("delivery %s uncertain: %s", delivery_id, exc)
+            return _finish(factory, delivery_id, worker, "uncertain", error=str(exc), next_attempt_at=utcnow())
         except Exception as exc:  # noqa: BLE001 - a plugin's failure is this delivery's, not the worker's
             log.warning("delivery %s failed: %r", delivery_id, exc)
             attempts = delivery.attempts
@@ -103,37 +113,57 @@ def deliver(factory: sessionmaker[Session], registry: PluginManager, box: Secret
 
 def settle_interrupted(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox,
                        now: datetime | None = None) -> dict[int, str]:
-    """Rows left ``sending`` by a dead worker: ask the plugin whether the send happened."""
+    """Rows left ``sending`` by a dead worker, and uncertain rows whose next check is due: ask
+    the plugin whether the send happened (``to_verify``, then ``verify`` each)."""
+    return {i: verify(factory, registry, box, i) for i in to_verify(factory, now)}
+
+
+def to_verify(factory: sessionmaker[Session], now: datetime | None = None) -> list[int]:
+    """Mark rows whose sender's lease ran out ``uncertain``; return them with the uncertain rows
+    whose next check is due. (A verification may take minutes: the dispatcher runs each in its pool.)"""
     now = now or utcnow()
     with transaction(factory) as s:
         ids = list(s.scalars(select(Delivery.id).where(Delivery.state == "sending", Delivery.lease_until < now)))
         if ids:
             s.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "sending")
-                      .values(state="uncertain", worker=None, lease_until=None, updated_at=now))
-    return {i: verify(factory, registry, box, i) for i in ids}
+                      .values(state="uncertain", worker=None, lease_until=None, next_attempt_at=None, updated_at=now))
+        ids += list(s.scalars(select(Delivery.id).where(
+            Delivery.state == "uncertain", or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            Delivery.id.not_in(ids or [0]))))
+    return sorted(ids)
 
 
 def verify(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, delivery_id: int) -> str:
-    """Settle an uncertain delivery: sent if it happened, pending if it surely did not, else parked."""
+    """Settle an uncertain delivery: sent if it happened, pending if it surely did not, parked if
+    the plugin cannot tell; a check that failed (the target is down) is tried again later."""
+    failure = None
     with factory() as s:
         delivery = s.get(Delivery, delivery_id)
         if delivery is None or delivery.state != "uncertain":
             return delivery.state if delivery else "missing"
-        job, event = delivery.job, s.get(StatusChangeEvent, delivery.event_id)
+        job, event, attempts = delivery.job, s.get(StatusChangeEvent, delivery.event_id), delivery.attempts
         job_type = registry.job_types.get(job.job_type)
         answer = None
         if job_type is not None and job_type.verify is not None:
             try:
-                ctx = _context(s, box, job, delivery)
+                ctx = _context(s, box, job, delivery, factory)
                 s.commit()
                 answer = job_type.verify(ctx, job_type.params_schema().load(job.params or {}), event.payload)
+                s.commit()
             except Exception as exc:  # noqa: BLE001
                 log.warning("verifying delivery %s failed: %r", delivery_id, exc)
-    state = {True: "sent", False: "pending"}.get(answer, "parked")
-    error = None if answer is not None else "interrupted after it may have been sent; could not verify: retry only if it did not arrive"
+                failure = exc
+    values: dict = {"updated_at": utcnow()}
+    if failure is not None and attempts < MAX_ATTEMPTS:  # ask again later; the row stays uncertain
+        state = "uncertain"
+        values.update(attempts=attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=retry_delay(attempts)),
+                      last_error=f"could not verify yet whether it was sent: {_describe(failure)}")
+    else:
+        state = {True: "sent", False: "pending"}.get(answer, "parked")
+        values.update(state=state, next_attempt_at=None, last_error=None if answer is not None else
+                      "interrupted after it may have been sent; could not verify: retry only if it did not arrive")
     with transaction(factory) as s:
-        s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.state == "uncertain")
-                  .values(state=state, last_error=error, updated_at=utcnow()))
+        s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.state == "uncertain").values(**values))
     return state
 
 
@@ -158,10 +188,61 @@ def replay(session: Session, registry: PluginManager, job: Job, since: datetime)
     return planned
 
 
-def _context(s: Session, box: SecretBox, job: Job, delivery: Delivery) -> EventContext:
+@dataclass(frozen=True)
+class CatchUp:
+    """What a catch-up found: deliveries newly planned, the job's deliveries by state, and the
+    ones an administrator should look at (parked or uncertain: event id, state, last error)."""
+
+    planned: int
+    states: dict[str, int] = field(default_factory=dict)
+    problems: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+
+def catch_up(session: Session, registry: PluginManager, job_id: int, since: datetime | None) -> CatchUp:
+    """``replay`` for one job from ``since`` (default: its submission), in the caller's transaction."""
+    job = session.get(Job, job_id)
+    planned = replay(session, registry, job, since or job.submitted_at)
+    rows = session.execute(select(Delivery.state, Delivery.event_id, Delivery.last_error)
+                           .where(Delivery.job_id == job_id).order_by(Delivery.id)).all()
+    states: dict[str, int] = {}
+    for state, _, _ in rows:
+        states[state] = states.get(state, 0) + 1
+    problems = [(event_id, state, error) for state, event_id, error in rows if state in ("parked", "uncertain")]
+    return CatchUp(len(planned), states, problems)
+
+
+class _LeaseKeeper:
+    """Renews a delivery's lease while the plugin works, so a slow send is not taken for a dead one."""
+
+    def __init__(self, factory: sessionmaker[Session], delivery_id: int, worker: str, lease_seconds: int):
+        self._factory, self._id, self._worker, self._seconds = factory, delivery_id, worker, lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"delivery-lease-{delivery_id}", daemon=True)
+
+    def __enter__(self) -> "_LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(self._seconds / 3, 0.2)):
+            try:
+                with transaction(self._factory) as s:
+                    s.execute(update(Delivery).where(Delivery.id == self._id, Delivery.state == "sending",
+                                                     Delivery.worker == self._worker)
+                              .values(lease_until=utcnow() + timedelta(seconds=self._seconds)))
+            except Exception:  # noqa: BLE001 - a passing database error: try again next beat
+                log.exception("renewing the lease of delivery %s failed", self._id)
+
+
+def _context(s: Session, box: SecretBox, job: Job, delivery: Delivery, factory: sessionmaker[Session]) -> EventContext:
     config = s.get(PluginConfig, job.plugin_config_id)
     return EventContext.build(s, box, config, s.get(Account, job.account_id),
-                              s.get(Event, job.event_id) if job.event_id else None, delivery)
+                              s.get(Event, job.event_id) if job.event_id else None, delivery,
+                              factory=factory)
 
 
 def _finish(factory, delivery_id: int, worker: str, state: str, *, error: str | None = None,

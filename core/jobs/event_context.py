@@ -1,16 +1,25 @@
 """``EventContext``: what ``on_event`` and ``verify`` may touch — the configuration, the store and
-an HTTP session; no checkpoint or counters (one event is one unit of work)."""
+an HTTP session; no checkpoint or counters (one event is one unit of work).
+
+What the plugin writes through ``store`` (a remote id it looked up) is committed when
+``on_event`` returns. Reads that precede remote calls go through ``registration()``, which ends
+its transaction at once: no transaction (on SQLite, no write lock) is held while the plugin waits
+on the network.
+"""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..connection_state import ConnectionState
 from ..mapping import Mapping, Mappings
-from ..models import Account, Delivery, Event, PluginConfig
+from ..models import Account, Delivery, Event, PluginConfig, Profile, Registration
+from ..models.store import PROFILE_FIELDS
 from ..secrets import SecretBox
-from ..store import Store
+from ..store import RegistrationView, Store
 from .context import TimeoutSession
 
 _log = logging.getLogger("connectors.delivery")
@@ -18,10 +27,14 @@ _log = logging.getLogger("connectors.delivery")
 
 class EventContext:
     def __init__(self, *, connection: dict[str, Any], mappings: Mappings, store: Store, delivery_id: int,
-                 attempt: int):
+                 attempt: int, session: Session | None = None, event_id: int | None = None,
+                 connection_state: ConnectionState | None = None, job_id: int | None = None):
         self.connection, self.mappings, self.store = connection, mappings, store
-        self.delivery_id, self.attempt = delivery_id, attempt
+        self.delivery_id, self.attempt, self.job_id = delivery_id, attempt, job_id
+        #: the plugin configuration's secrets as durable state (rotating OAuth tokens), see ``ConnectionState``
+        self.connection_state = connection_state
         self.log = logging.LoggerAdapter(_log, {"delivery": delivery_id})
+        self._session, self._event_id = session, event_id
         self._http: TimeoutSession | None = None
 
     def http(self) -> TimeoutSession:
@@ -29,12 +42,32 @@ class EventContext:
             self._http = TimeoutSession()
         return self._http
 
+    def registration(self, registration_code: str) -> RegistrationView | None:
+        """The event's registration with this code and its person (``external_ids`` included),
+        read in a transaction that ends before this returns."""
+        if self._session is None or self._event_id is None:
+            return None
+        s = self._session
+        try:
+            row = s.execute(select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id).where(
+                Registration.event_id == self._event_id, Registration.registration_code == registration_code)).first()
+            if row is None:
+                return None
+            reg, profile = row
+            return RegistrationView(reg.registration_code, reg.status_label, reg.attendee_type_code, reg.version,
+                                    {f: getattr(profile, f) for f in PROFILE_FIELDS}, dict(profile.external_ids or {}),
+                                    position=reg.id, date_modified=reg.date_modified)
+        finally:
+            s.commit()
+
     @classmethod
     def build(cls, session: Session, box: SecretBox, config: PluginConfig, account: Account, event: Event | None,
-              delivery: Delivery) -> "EventContext":
+              delivery: Delivery, factory=None) -> "EventContext":
         connection = {**(config.connection or {}), **box.open(config.secrets)}
         mappings = Mappings(Mapping(m.direction, m.certain_field, m.remote_field, m.transform, m.update_policy,
                                     m.is_match_key, m.required) for m in config.mappings)
         return cls(connection=connection, mappings=mappings,
                    store=Store(session, account, event, actor={"type": "job", "id": str(delivery.job_id)}),
-                   delivery_id=delivery.id, attempt=delivery.attempts)
+                   delivery_id=delivery.id, attempt=delivery.attempts, session=session,
+                   event_id=event.id if event is not None else None, job_id=delivery.job_id,
+                   connection_state=ConnectionState(factory, box, config.id) if factory is not None else None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,8 +18,9 @@ from ..models import ENDED_RUN_STATUSES, Account, Event, JobRun, PluginConfig, u
 from ..plugin_api import JobFailed, QuotaExhausted
 from ..plugins import PluginManager
 from ..secrets import SecretBox
+from ..connection_state import ConnectionState
 from ..store import Store
-from . import runs
+from . import deliveries, runs, validation
 from .context import JobContext, LeaseLost
 from .runs import Claim
 from .states import final_status
@@ -48,7 +50,8 @@ class LeaseKeeper(threading.Thread):
 
 
 def build_context(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, claim: Claim):
-    """The handler, its parameters and its context for a claimed run."""
+    """The handler, its parameters and its context for a claimed run; ``ctx._facts`` tells the
+    executor the run's trigger and whether the job's parameters still need checking."""
     session = factory()
     run = session.get(JobRun, claim.run_id)
     job = run.job
@@ -71,9 +74,21 @@ def build_context(factory: sessionmaker[Session], registry: PluginManager, box: 
         connection=connection, mappings=mappings, checkpoint=checkpoint,
         counters=dict(run.counters or {}), progress=(run.progress_done or 0, run.progress_total),
         log_lines=log_lines, job_id=job.id,
-        since=previous["last_success"].started_at if previous.get("last_success") is not None else None)
+        since=previous["last_success"].started_at if previous.get("last_success") is not None else None,
+        connection_state=ConnectionState(factory, box, config.id),
+        catch_up=lambda since=None: deliveries.catch_up(session, registry, job.id, since))
+    ctx._facts = RunFacts(job.id, run.trigger, validation.needs_check(job_type, job.validation_state))
     session.commit()  # hold no transaction (nor SQLite's write lock) while the handler waits on the network
     return job_type, params, ctx
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the executor needs to know about the run beyond its context."""
+
+    job_id: int
+    trigger: str
+    needs_check: bool
 
 
 def _previous_runs(session, run: JobRun) -> dict[str, JobRun | None]:
@@ -99,7 +114,11 @@ def execute_run(factory: sessionmaker[Session], registry: PluginManager, box: Se
         ctx.log.info("attempt %s started on %s", claim.attempt + 1, claim.worker)
         error, quota = None, False
         try:
-            job_type.run(ctx, params)
+            facts = ctx._facts
+            if facts.needs_check:
+                validation.run_check(ctx, registry, job_type, params, facts.job_id)
+            if facts.trigger != validation.VALIDATE_TRIGGER:
+                job_type.run(ctx, params)
         except LeaseLost:
             raise
         except QuotaExhausted as exc:  # keep what was saved: the next run resumes from it

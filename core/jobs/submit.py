@@ -11,7 +11,7 @@ from ..errors import flatten_messages
 from ..models import Account, AttendeeType, Event, Job, JobRun, PluginConfig, RegistrationStatus, Schedule, User, utcnow
 from ..plugins import PluginManager
 from ..schedules import ScheduleSchema, initial_next_run, to_columns
-from . import runs
+from . import runs, validation
 
 
 class SubmitError(ValueError):
@@ -34,7 +34,9 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
            params: dict[str, Any], schedule: dict[str, Any] | None = None, submitted_by: User | None = None,
            name: str | None = None, notify_email: str | None = None, via: str = "web") -> Job:
     """Validate and write a job (+ schedule, + a queued run and its outbox row when it runs now),
-    all in the caller's transaction. Raises ``SubmitError`` naming each bad field."""
+    all in the caller's transaction. Raises ``SubmitError`` naming each bad field. A job type
+    that checks its parameters against the target (``JobType.validate``) gets a run at once
+    whatever its schedule: a worker checks them (see ``validation``)."""
     errors: dict[str, list[str]] = {}
     try:
         job_type = registry.job_type(job_type_key)
@@ -79,7 +81,7 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
               job_type=job_type.key, name=(name or "").strip() or f"{job_type.label} – {event.event_code if event else account.account_code}",
               params=job_type.params_schema().dump(loaded), state="scheduled", enabled=True,
               notify_email=notify_email or None, submitted_by_id=submitted_by.id if submitted_by else None,
-              submitted_via=via, submitted_at=utcnow())
+              submitted_via=via, submitted_at=utcnow(), validation_state=validation.initial_state(job_type))
     session.add(job)
     session.flush()
     run_now = spec.mode == "once" and spec.run_at is None
@@ -88,6 +90,8 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
     session.flush()
     if run_now:
         runs.enqueue(session, job, trigger="manual")
+    elif job.validation_state == validation.PENDING:
+        validation.enqueue_check(session, job)
     return job
 
 
@@ -101,9 +105,14 @@ def run_now(session: Session, job: Job) -> JobRun:
 
 
 def set_enabled(session: Session, job: Job, enabled: bool) -> None:
-    """A disabled job keeps its schedule but the scheduler skips it; its state follows the runs."""
+    """A disabled job keeps its schedule but the scheduler skips it; its state follows the runs.
+    Enabling a job whose parameters were refused checks them again (a run does it at once)."""
     job.enabled = enabled
     session.flush()
+    if enabled and job.validation_state == validation.FAILED:
+        validation.reset(session, job)
+        session.flush()
+        validation.enqueue_check(session, job)
     runs.settle_job(session, job.id)
 
 

@@ -32,6 +32,9 @@ class PluginConfig(Base):
     rate_limits: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_test_result: Mapped[str | None] = mapped_column(Text)
+    #: who holds the connection state's lease (a worker refreshing a single-use OAuth token) and until when
+    state_lease_holder: Mapped[str | None] = mapped_column(String(200))
+    state_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     mappings: Mapped[list["FieldMapping"]] = relationship(

@@ -14,6 +14,9 @@ RUN_STATUSES = ("queued", "running", "succeeded", "partially_failed", "quota_exh
 #: quota_exhausted: the target's API budget ran out; the job's next run resumes from this one's checkpoint
 ENDED_RUN_STATUSES = ("succeeded", "partially_failed", "quota_exhausted", "failed", "cancelled")
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+#: a job whose type checks its parameters against the target (``JobType.validate``) is ``pending``
+#: until a worker ran the check, then ``valid`` or ``failed``; None: its type checks nothing
+VALIDATION_STATES = ("pending", "valid", "failed")
 
 
 class Job(Base):
@@ -31,6 +34,9 @@ class Job(Base):
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     submitted_via: Mapped[str] = mapped_column(String(16), default="web")
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    validation_state: Mapped[str | None] = mapped_column(String(16))
+    validation_message: Mapped[str | None] = mapped_column(Text)
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     schedule: Mapped["Schedule"] = relationship(back_populates="job", uselist=False, cascade="all, delete-orphan")
     runs: Mapped[list["JobRun"]] = relationship(

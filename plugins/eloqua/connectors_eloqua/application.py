@@ -11,6 +11,7 @@ from connectors import Application, CheckResult, MappingDefault, RemoteField
 from .connection import EloquaConnection, auth_method, client_for
 from .errors import EloquaError
 from .retry import RetryPolicy
+from .tokens import StateTokenStore
 
 #: "Test connection" should answer within seconds, not wait out a long backoff
 CHECK_OPTIONS = {"retry": RetryPolicy(max_attempts=2, base_delay=0.5), "timeout": (5.0, 30.0)}
@@ -32,14 +33,21 @@ def remote_fields(client) -> list[RemoteField]:
             for f in client.bulk_contact_fields() if f.get("internalName")]
 
 
-def describe_fields(connection: Mapping[str, Any]) -> list[RemoteField]:
-    return remote_fields(client_for(connection))
+def token_store(state: Any):
+    """The core's ``ConnectionState`` as the OAuth chain's store (None: this process only).
+    "Test connection" and field discovery spend the refresh token like any job does, so they
+    must keep the new one where the jobs look for it."""
+    return StateTokenStore(state) if state is not None else None
 
 
-def check(connection: Mapping[str, Any]) -> CheckResult:
+def describe_fields(connection: Mapping[str, Any], state: Any = None) -> list[RemoteField]:
+    return remote_fields(client_for(connection, token_store=token_store(state)))
+
+
+def check(connection: Mapping[str, Any], state: Any = None) -> CheckResult:
     """``/id`` (credentials, site, pod) and one cheap Bulk call (API permission)."""
     try:
-        client = client_for(connection, **CHECK_OPTIONS)
+        client = client_for(connection, token_store=token_store(state), **CHECK_OPTIONS)
         site = client.site()
         body = client.bulk("GET", "contacts/fields", params={"limit": 1}) or {}
     except EloquaError as exc:

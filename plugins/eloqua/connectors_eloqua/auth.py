@@ -82,11 +82,22 @@ class OAuthAuth:
             current = self._current
             if current is not None and current.usable(now, self._margin) and current.access_token not in self._stale:
                 return current.access_token
-            stored = self.store.load()
-            if stored is not None and stored.usable(now, self._margin) and stored.access_token not in self._stale:
-                self._current = stored
-                return stored.access_token
-            return self._refresh(transport, login_url, stored or current)
+            found = self._stored(now)
+            if found is not None:
+                return found
+            exclusive = getattr(self.store, "exclusive", None)
+            if exclusive is None:
+                return self._refresh(transport, login_url, self.store.load() or current)
+            with exclusive():  # across processes: the refresh token is spent once
+                return self._stored(self._clock()) or self._refresh(transport, login_url, self.store.load() or current)
+
+    def _stored(self, now: float) -> str | None:
+        """The stored access token if it is still good (another worker may have refreshed)."""
+        stored = self.store.load()
+        if stored is not None and stored.usable(now, self._margin) and stored.access_token not in self._stale:
+            self._current = stored
+            return stored.access_token
+        return None
 
     def invalidate(self, used: str) -> None:
         """Eloqua refused this Authorization value: do not use its token again."""

@@ -3,9 +3,12 @@
 Eloqua's refresh tokens are single use: every refresh returns a new one and the old one is dead.
 Lose the new one and a person has to authorise the app again. So the client hands every new
 ``TokenSet`` to a ``TokenStore`` and uses the new access token only once ``save`` returned; a
-store must make ``save`` durable and atomic (all of the set or none of it). The core will keep
-the chain with the plugin configuration; ``FileTokenStore`` and ``MemoryTokenStore`` serve
-scripts and tests. A plain callable works too: it is called with each new ``TokenSet``.
+store must make ``save`` durable and atomic (all of the set or none of it). A store may also
+offer ``exclusive()``: a context manager during which no other process refreshes, so two workers
+never spend the same single-use refresh token. ``StateTokenStore`` keeps the chain where the
+core keeps the plugin configuration (its encrypted secrets, through ``ConnectionState``);
+``FileTokenStore`` and ``MemoryTokenStore`` serve scripts and tests. A plain callable works too:
+it is called with each new ``TokenSet``.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import os
 import tempfile
 import threading
 from dataclasses import asdict, dataclass
-from typing import Callable, Protocol, runtime_checkable
+from typing import Any, Callable, ContextManager, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,31 @@ class CallbackTokenStore:
     def save(self, tokens: TokenSet) -> None:
         self._on_save(tokens)
         self._tokens = tokens
+
+
+class StateTokenStore:
+    """The chain in the plugin configuration's secrets (the core's ``ConnectionState``): the
+    rotated refresh token replaces the one the administrator entered, and the access token and
+    its expiry are kept beside it, so every worker and process follows one chain. ``exclusive``
+    is the configuration's lease: one refresh at a time across processes."""
+
+    def __init__(self, state: Any):
+        self.state = state
+
+    def load(self) -> TokenSet | None:
+        values = self.state.load()
+        if not values.get("refresh_token"):
+            return None
+        expires = values.get("access_token_expires_at")
+        return TokenSet(values["refresh_token"], values.get("access_token") or None,
+                        float(expires) if expires is not None else None)
+
+    def save(self, tokens: TokenSet) -> None:
+        self.state.save({"refresh_token": tokens.refresh_token, "access_token": tokens.access_token,
+                         "access_token_expires_at": tokens.expires_at})
+
+    def exclusive(self) -> ContextManager[None]:
+        return self.state.exclusive()
 
 
 class FileTokenStore:

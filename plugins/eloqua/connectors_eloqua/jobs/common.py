@@ -9,6 +9,7 @@ from connectors import JobContext, JobFailed
 from ..client import EloquaClient
 from ..connection import client_for
 from ..errors import EloquaAuthError, EloquaError
+from ..tokens import StateTokenStore
 
 #: the external-id system under which a profile keeps its Eloqua contact id
 CONTACT_ID_SYSTEM = "eloqua_contact_id"
@@ -19,8 +20,11 @@ RUN_CLIENT_OPTIONS: dict[str, Any] = {}
 
 
 def client_for_run(ctx: JobContext) -> EloquaClient:
-    """A client on the run's HTTP session (its User-Agent and timeouts)."""
-    return client_for(ctx.connection, session=ctx.http(), **RUN_CLIENT_OPTIONS)
+    """A client on the run's HTTP session (its User-Agent and timeouts) whose OAuth token chain
+    lives in the plugin configuration (``ctx.connection_state``), shared by every worker."""
+    state = getattr(ctx, "connection_state", None)
+    return client_for(ctx.connection, session=ctx.http(), token_store=StateTokenStore(state) if state else None,
+                      **RUN_CLIENT_OPTIONS)
 
 
 @contextmanager
