@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
+from connectors.jobs.submit import SubmitError
+
 from connectors.db import transaction
 from connectors.jobs import deliveries
 from connectors.jobs.submit import set_enabled
@@ -241,3 +243,21 @@ def test_a_run_catches_up_and_lists_what_waits_for_an_administrator(harness, san
     again = harness.rerun(rerun.run_id)
     assert [(r["key"], r["code"], r["message"]) for r in again.records] == [(parked_event, "parked", "ELQ-1: no")]
     assert any("deliveries by state: parked 1, sent 1" in line["message"] for line in again.log)
+
+
+@pytest.mark.parametrize("params,field,reason", [
+    ({"status_activities": "Attended"}, "params.status_activities", "write 'Status = Activity type'"),
+    ({"status_activities": ["Attended = A", "Attended = B"]}, "params.status_activities", "mapped twice"),
+    ({"asset_name_template": "{event_name} {room}"}, "params.asset_name_template", "unknown placeholder {room}"),
+    ({"status_filter": ["Nope"]}, "params.status_filter", "'Nope' is not among the event's registration statuses"),
+])
+def test_bad_parameters_are_refused_on_submit_naming_the_field(harness, params, field, reason):
+    with pytest.raises(SubmitError) as refused:
+        harness.submit(REG, params)
+    assert reason in " ".join(refused.value.messages[field])
+
+
+def test_the_form_lines_are_read_as_the_mapping(harness, sandbox):
+    """What the New Job form sends: one 'Status = Activity type' a line, in one text."""
+    job_id = accepted_job(harness, SESSION, status_activities="Attended = Attended\n\nNo Show=No Show\n")
+    assert job(harness, job_id).params["status_activities"] == ["Attended = Attended", "No Show = No Show"]

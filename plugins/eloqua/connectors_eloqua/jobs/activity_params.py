@@ -37,10 +37,19 @@ class StatusActivities(fields.List):
             raise ValidationError("map at least one status to an activity type")
         return mapping
 
+    def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kwargs: Any) -> Any:
+        """The default is given as lines too (what the form shows): it is read like typed lines."""
+        result = super().deserialize(value, attr, data, **kwargs)
+        return self._deserialize(result, attr, data) if isinstance(result, list) else result
+
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> list[str] | None:
         if value is None:
             return None
-        return [f"{status} = {activity}" for status, activity in dict(value).items()]
+        return lines(dict(value))
+
+
+def lines(mapping: dict[str, str]) -> list[str]:
+    return [f"{status} = {activity}" for status, activity in mapping.items()]
 
 
 def _lines(value: Any) -> list[str]:
@@ -77,12 +86,11 @@ def params_schema(*, subject: str | None, asset_type: str, template: str, activi
     agenda items), None takes them from the event (registrations)."""
     placeholders = COMMON_PLACEHOLDERS + SUBJECT_PLACEHOLDERS.get(subject or "", ())
     default_asset_type, default_template = asset_type, template
-    filter_meta: dict[str, Any] = {
+    filter_meta = {
         "label": "Only these statuses", "order": 5,
         "description": "Status changes to other statuses are ignored; none ticked: every mapped status"}
-    fixed = [validate.ContainsOnly(statuses)] if statuses is not None else []
-    if statuses is not None:
-        filter_meta["choices"] = list(statuses)
+    one_of = (fields.String(validate=validate.OneOf(statuses, labels=statuses)) if statuses is not None
+              else fields.String())
 
     class ActivityParams(Schema):
         asset_type = fields.String(load_default=default_asset_type, validate=validate.Length(min=1, max=100), metadata={
@@ -92,14 +100,13 @@ def params_schema(*, subject: str | None, asset_type: str, template: str, activi
             validate.Length(min=1, max=200), template_validator(placeholders)], metadata={
             "label": "Asset name", "order": 2,
             "description": "Template of the external asset's name: " + ", ".join("{" + p + "}" for p in placeholders)})
-        status_activities = StatusActivities(load_default=lambda: dict(activities), metadata={
+        status_activities = StatusActivities(load_default=lambda: lines(activities), metadata={
             "label": "Activity type per status", "order": 3,
             "description": "One 'Status = Activity type' a line; the activity types must exist under the asset type. "
                            "Statuses not listed are ignored"})
         campaign_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1), metadata={
             "label": "Campaign ID", "order": 4, "description": "Optional: an active Eloqua campaign the activities count for"})
-        status_filter = fields.List(fields.String(), load_default=None, allow_none=True, validate=fixed,
-                                    metadata=filter_meta)
+        status_filter = fields.List(one_of, load_default=None, allow_none=True, metadata=filter_meta)
         create_missing_contacts = fields.Boolean(load_default=False, metadata={
             "label": "Create missing contacts", "order": 6,
             "description": "Create the Eloqua contact when no contact has the attendee's email (else the change waits, parked)"})
