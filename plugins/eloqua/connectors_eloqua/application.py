@@ -11,7 +11,7 @@ from connectors import Application, CheckResult, MappingDefault, RemoteField
 from .connection import EloquaConnection, auth_method, client_for
 from .errors import EloquaError
 from .retry import RetryPolicy
-from .tokens import StateTokenStore
+from .tokens import MemoryTokenStore, StateTokenStore, TokenSet
 
 #: "Test connection" should answer within seconds, not wait out a long backoff
 CHECK_OPTIONS = {"retry": RetryPolicy(max_attempts=2, base_delay=0.5), "timeout": (5.0, 30.0)}
@@ -33,21 +33,27 @@ def remote_fields(client) -> list[RemoteField]:
             for f in client.bulk_contact_fields() if f.get("internalName")]
 
 
-def token_store(state: Any):
-    """The core's ``ConnectionState`` as the OAuth chain's store (None: this process only).
-    "Test connection" and field discovery spend the refresh token like any job does, so they
-    must keep the new one where the jobs look for it."""
-    return StateTokenStore(state) if state is not None else None
+def token_store(state: Any, connection: Mapping[str, Any]):
+    """The core's ``ConnectionState`` as the OAuth chain's store. "Test connection" and field
+    discovery spend the refresh token like any job does, so they must keep the new one where the
+    jobs look for it. Called without ``state`` (an older core), they at least use the access
+    token the jobs stored while it is good, spending nothing; else the chain lives in this process."""
+    if state is not None:
+        return StateTokenStore(state)
+    if connection.get("client_id") and connection.get("refresh_token") and connection.get("access_token"):
+        return MemoryTokenStore(TokenSet(connection["refresh_token"], connection["access_token"],
+                                         float(connection.get("access_token_expires_at") or 0)))
+    return None
 
 
 def describe_fields(connection: Mapping[str, Any], state: Any = None) -> list[RemoteField]:
-    return remote_fields(client_for(connection, token_store=token_store(state)))
+    return remote_fields(client_for(connection, token_store=token_store(state, connection)))
 
 
 def check(connection: Mapping[str, Any], state: Any = None) -> CheckResult:
     """``/id`` (credentials, site, pod) and one cheap Bulk call (API permission)."""
     try:
-        client = client_for(connection, token_store=token_store(state), **CHECK_OPTIONS)
+        client = client_for(connection, token_store=token_store(state, connection), **CHECK_OPTIONS)
         site = client.site()
         body = client.bulk("GET", "contacts/fields", params={"limit": 1}) or {}
     except EloquaError as exc:

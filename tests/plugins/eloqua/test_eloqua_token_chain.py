@@ -70,3 +70,13 @@ def test_test_connection_keeps_the_chain_the_jobs_use(oauth_harness, sandbox):
 def oauth_harness_connection(h) -> dict:
     with h.factory() as s:
         return dict(s.get(PluginConfig, config_id(h)).connection or {})
+
+
+def test_a_check_called_without_the_state_uses_the_stored_access_token_and_spends_nothing(oauth_harness, sandbox):
+    """An older core calls ``check(connection)`` alone: while the jobs' access token is good, no refresh."""
+    assert oauth_harness.run("eloqua.activity_on_registration_status", {}).status == "succeeded"
+    state = ConnectionState(oauth_harness.factory, oauth_harness.box, config_id(oauth_harness))
+    before = len(login_calls(sandbox, "POST", TOKEN))
+    assert ELOQUA.check({**oauth_harness_connection(oauth_harness), **state.load()}).ok
+    assert len(login_calls(sandbox, "POST", TOKEN)) == before
+    assert sandbox.identity.live_refresh_tokens() == [state.load()["refresh_token"]]
