@@ -6,6 +6,7 @@ import pytest
 from connectors.jobs.submit import SubmitError
 from connectors_eloqua.client import EloquaClient
 from connectors_eloqua.jobs.create_update_contacts import KEY
+from connectors_eloqua.sandbox.seed import EPOCH
 
 from .outbound_support import (
     ATTENDEES, add_outbound_mapping, die_on_call, edit_registration, imports, registrations_by_email, seed_attendees,
@@ -51,7 +52,8 @@ def test_creates_contacts_in_batches_and_keeps_their_ids(harness, sandbox):
 
 def test_existing_contacts_are_updated_and_the_update_rule_is_passed_on(harness, sandbox):
     some = harness.registrations()[3]
-    existing = sandbox.add_contact(C_EmailAddress=some["email"].upper(), C_FirstName="Old", C_Title="Keeps its title")
+    existing = sandbox.add_contact(C_EmailAddress=some["email"].upper(), C_FirstName="Old", C_Title="Keeps its title",
+                                   created_at=EPOCH, updated_at=EPOCH)  # a contact Eloqua has had for a while
     result = harness.run(KEY, {"update_rule": "ifNewIsNotNull"})
     assert result.status == "succeeded", result.error
     assert result.counters == {"created": ATTENDEES - 1, "updated": 1}

@@ -7,6 +7,12 @@ registration looked at, ``pending`` the started sync (definition and sync URIs a
 order, the saved entries of its rows) or None. A crash before the sync started leaves only
 staged data on a definition no sync will ever run: that batch is built and sent again. Rejected
 rows are mapped back by ``recordIndex`` (1-based in the upload order, spec §3.5).
+
+No database transaction stays open while Eloqua is called: on SQLite the run's session holds the
+write lock from its first read to its commit, which would stop every other writer (the web, other
+workers, a token refresh saving its rotated token) for as long as a sync takes. So records made
+while walking wait in ``note`` until the commit that covers them, and ``release`` ends the
+session's transaction before each batch talks to Eloqua.
 """
 from __future__ import annotations
 
@@ -15,12 +21,14 @@ from typing import Any
 from connectors import JobContext, JobFailed
 
 from ..client import EloquaClient
-from ..errors import BulkSyncError, BulkSyncTimeout, EloquaError
+from ..errors import BulkSyncError, BulkSyncTimeout
+from .bulk_runs import forget
 
 
 class BulkBatches:
-    """Subclasses walk the registrations and call ``import_batch``; ``outcomes`` records a
-    finished sync's rows (``rejects`` by 0-based row) and returns nothing."""
+    """Subclasses walk the registrations and call ``import_batch``; ``gather`` reads what else
+    a finished sync's outcome needs from Eloqua, ``outcomes`` records its rows (``rejects`` by
+    0-based row)."""
 
     #: e.g. "contacts/imports" or "customObjects/9/imports"
     path = ""
@@ -29,30 +37,46 @@ class BulkBatches:
 
     def __init__(self, ctx: JobContext, client: EloquaClient, params: dict[str, Any], definition: dict[str, Any]):
         self.ctx, self.client, self.params, self.definition = ctx, client, params, definition
-        state = ctx.checkpoint.load() or {}
-        self.state = state if state.get("run_id") == ctx.run_id else {}
-        self.position = self.skip_upto = self.state.get("after", 0)
-        self.sent, self.done = self.state.get("sent", 0), self.state.get("done", 0)
+        self.state = state = ctx.checkpoint.load() or {}
+        # another run's checkpoint is one that stopped throttled (quota_exhausted): its started
+        # sync is still waited for; incremental runs walk from the start again (the ledger keeps
+        # what was sent from going twice), the others go on after its position
+        walk_again = state.get("run_id") != ctx.run_id and params["incremental"]
+        self.position = self.skip_upto = 0 if walk_again else state.get("after", 0)
+        self.sent, self.done = (0, 0) if walk_again else (state.get("sent", 0), state.get("done", 0))
+        self.noted: list[tuple[Any, ...]] = []
 
     # -- checkpoint --------------------------------------------------------------------------------------------
     def finish_pending(self) -> None:
         """An interrupted attempt left a started sync behind: wait for it and record its rows."""
         pending = self.state.get("pending")
+        if self.state.get("run_id") not in (None, self.ctx.run_id):
+            self.ctx.log.info("going on from run #%s, which Eloqua's throttling stopped", self.state["run_id"])
         if pending:
             self.ctx.log.info("resuming after %s registrations: waiting for sync %s of the last batch started",
                               self.done, pending["sync_uri"])
+            release(self.ctx)
             self.settle(pending)
             self.save()
         elif self.skip_upto:
             self.ctx.log.info("resuming after %s registrations", self.done)
 
+    def note(self, key: str, outcome: str, code: str | None = None, message: str | None = None,
+             stage: str | None = None) -> None:
+        """A record made while walking: kept until the commit that covers its registration."""
+        self.noted.append((key, outcome, code, message, stage))
+
     def save(self, pending: dict[str, Any] | None = None) -> None:
+        for key, outcome, code, message, stage in self.noted:
+            self.ctx.record(key, outcome, code, message, stage=stage)
+        self.noted = []
         self.ctx.checkpoint.save({"run_id": self.ctx.run_id, "after": self.position, "done": self.done,
                                   "sent": self.sent, "pending": pending})
 
     # -- one batch ---------------------------------------------------------------------------------------------
     def import_batch(self, rows: list[dict[str, Any]], entries: list[list[Any]]) -> None:
         """Upload ``rows`` through a new definition, start its sync, checkpoint it, wait, record."""
+        release(self.ctx)
         name = f"Certain {self.noun} run {self.ctx.run_id} after {self.position}"
         uri = self.client.create_definition(self.path, {**self.definition, "name": name})["uri"]
         try:
@@ -83,11 +107,17 @@ class BulkBatches:
                                 stage="load")
             self.forget(pending["definition_uri"])
             return
-        self.outcomes(entries, sync, self.rejects(sync, len(entries)))
-        self.sent += len(entries)
+        rejects = self.rejects(sync, len(entries))
+        facts = self.gather(entries, sync, rejects)
         self.forget(pending["definition_uri"])
+        self.outcomes(entries, rejects, facts)  # database writes only: no lock held across a network call
+        self.sent += len(entries)
 
-    def outcomes(self, entries: list[list[Any]], sync: dict[str, Any], rejects: dict[int, dict[str, Any]]) -> None:
+    def gather(self, entries: list[list[Any]], sync: dict[str, Any], rejects: dict[int, dict[str, Any]]) -> Any:
+        """What ``outcomes`` needs to know from Eloqua beyond the rejects (read before any write)."""
+        raise NotImplementedError
+
+    def outcomes(self, entries: list[list[Any]], rejects: dict[int, dict[str, Any]], facts: Any) -> None:
         raise NotImplementedError
 
     def rejects(self, sync: dict[str, Any], rows: int) -> dict[int, dict[str, Any]]:
@@ -104,11 +134,12 @@ class BulkBatches:
         return found
 
     def forget(self, uri: str) -> None:
-        """Best effort: a definition left behind costs nothing but clutter."""
-        try:
-            self.client.delete_definition(uri)
-        except EloquaError:
-            pass
+        forget(self.client, uri)
+
+
+def release(ctx: JobContext) -> None:
+    """End the run session's transaction (saving the checkpoint as it was) before calling Eloqua."""
+    ctx.checkpoint.save(ctx.checkpoint.load())
 
 
 def reject_message(item: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from ..client import EloquaClient
 from .bulk_batches import BulkBatches, reject_message
 from .outbound import known_contact_id, link_contact_ids, registration_key
 
+CREATED, UPDATED = "ELQ-00004", "ELQ-00022"
 IDS_EXPORT_FIELDS = {"Id": "{{Contact.Id}}", "Email": "{{Contact.Field(C_EmailAddress)}}",
                      "CreatedAt": "{{Contact.CreatedAt}}"}
 
@@ -100,12 +101,12 @@ class ContactBatches(BulkBatches):
         """Whether ``p`` goes in the batch; records why not when it is a problem."""
         key = registration_key(p.view)
         if p.key is None:
-            self.ctx.record(key, "skipped", p.code, p.message, stage="map")
+            self.note(key, "skipped", p.code, p.message, stage="map")
             return False
         winner = self.winners.get(p.key)
         if p.key in self.sent_by or (winner is not None and winner[1] != p.view.position):
             other = self.sent_by.get(p.key) or winner[2]
-            self.ctx.record(key, "skipped", "duplicate_email",
+            self.note(key, "skipped", "duplicate_email",
                             f"registration {other} has the same email ({p.row['C_EmailAddress']}) and was modified "
                             "last: only its data is sent", stage="map")
             return False
@@ -124,11 +125,23 @@ class ContactBatches(BulkBatches):
         self.ctx.progress(self.done, total)
         self.save()
 
-    def outcomes(self, saved: list[list[Any]], sync: dict[str, Any], rejects: dict[int, dict[str, Any]]) -> None:
-        """Record each row: rejected, created or updated (with its contact id kept on the profile)."""
-        ctx, entries = self.ctx, [Entry(*e) for e in saved]
+    def gather(self, saved: list[list[Any]], sync: dict[str, Any], rejects: dict[int, dict[str, Any]]
+               ) -> tuple[dict[str, tuple[str, bool]], dict[str, int]]:
+        """The contact ids, and how many contacts the sync created and updated (ELQ-00004/00022)."""
+        counts = {code: 0 for code in (CREATED, UPDATED)}
+        for item in self.client.sync_logs(sync["uri"]):
+            if item.get("statusCode") in counts:
+                counts[item["statusCode"]] += int(item.get("count") or 0)
+        return self._resolve(sync, [Entry(*e) for i, e in enumerate(saved) if i not in rejects]), counts
+
+    def outcomes(self, saved: list[list[Any]], rejects: dict[int, dict[str, Any]],
+                 facts: tuple[dict[str, tuple[str, bool]], dict[str, int]]) -> None:
+        """Record each row: rejected, created or updated (with its contact id kept on the profile).
+        Eloqua counts creates and updates per sync only: when it did only one of the two, that
+        names every row; otherwise a contact is new when it was created after the sync started
+        (to the second) and its id was not on the profile before."""
+        ctx, entries, (found, counts) = self.ctx, [Entry(*e) for e in saved], facts
         accepted = [e for i, e in enumerate(entries) if i not in rejects]
-        found = self._resolve(sync, accepted)
         failed_links = link_contact_ids(ctx, {e.record_key: (e.registration_code, found[e.email][0])
                                               for e in accepted if e.email in found})
         taken = {}
@@ -145,7 +158,8 @@ class ContactBatches(BulkBatches):
                            f"kept on the profile: {link.message}", stage="link")
             else:
                 contact_id, new = found[entry.email]
-                created = new and entry.contact_id != contact_id  # a known id was there before: an update
+                created = (new and entry.contact_id != contact_id) if counts[CREATED] and counts[UPDATED] \
+                    else bool(counts[CREATED])
                 ctx.record(entry.record_key, "created" if created else "updated", stage="load")
                 taken[entry.registration_code] = entry.fingerprint
         ctx.ledger.put(taken)

@@ -22,6 +22,8 @@ from connectors import JobContext, JobFailed, JobType, RegistrationView
 
 from ..client import EloquaClient
 from ..errors import EloquaNotFound
+from .bulk_batches import release
+from .bulk_runs import throttling_resumes
 from .common import client_for_run, eloqua_errors
 from .contact_import import ContactBatches, Planned
 from .outbound import FILTER_CHOICES, RegistrationFilterParams, fingerprint, mapping_source, registration_filters
@@ -52,11 +54,13 @@ class CreateUpdateContactsParams(RegistrationFilterParams):
 
 def run(ctx: JobContext, params: dict[str, Any]) -> None:
     filters = registration_filters(ctx, params)
+    release(ctx)  # no transaction open while Eloqua is called (see bulk_batches)
     client = client_for_run(ctx)
     since = ctx.since if params["incremental"] else None
     if since is not None:
         ctx.log.info("sending registrations changed since %s", since.isoformat())
-    with eloqua_errors("Contacts imported so far are kept."):
+    kept = "Contacts imported so far are kept."
+    with eloqua_errors(kept), throttling_resumes(kept):
         columns = contact_columns(ctx, client)
         destination = list_statement(client, params["contact_list"]) if params.get("contact_list") else None
         definition = {"fields": columns, "identifierFieldName": EMAIL_FIELD, "updateRule": params["update_rule"],

@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors import JobContext, JobType, RegistrationView
 
-from .metrics_common import Built, MetricsParams, custom_object_field, upload, with_email
+from .metrics_common import Built, MetricsParams, custom_object_field, upload
 from .outbound import FILTER_CHOICES, registration_key
 
 KEY = "eloqua.upload_engagement_metrics"
@@ -37,7 +37,7 @@ def run(ctx: JobContext, params: dict[str, Any]) -> None:
     def build(batch: list[RegistrationView]) -> list[Built]:
         figures = ctx.store.engagement([view.position for view in batch])
         built = []
-        for view in with_email(ctx, batch):
+        for view in batch:
             record = engagement_record(view, figures[view.position], event.code, event.name)
             built.append(Built(view, registration_key(view), record[KEY_FIELD], record))
         return built

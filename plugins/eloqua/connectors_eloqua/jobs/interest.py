@@ -16,7 +16,7 @@ from marshmallow import fields, validate
 
 from connectors import JobContext, JobFailed, JobType, RegistrationView
 
-from .metrics_common import Built, MetricsParams, custom_object_field, upload, with_email
+from .metrics_common import Built, MetricsParams, custom_object_field, upload
 from .outbound import FILTER_CHOICES, registration_key
 
 KEY = "eloqua.upload_interest_metrics"
@@ -50,7 +50,7 @@ def run(ctx: JobContext, params: dict[str, Any]) -> None:
     def build(batch: list[RegistrationView]) -> list[Built]:
         scores = weighted_scores(ctx, [view.position for view in batch], params)
         built = []
-        for view in with_email(ctx, batch):
+        for view in batch:
             for tag in tags:
                 score = scores[view.position].get(tag, 0)
                 key = f"{event_code}:{view.registration_code}:{tag}"

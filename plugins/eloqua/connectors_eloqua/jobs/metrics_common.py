@@ -21,7 +21,8 @@ from marshmallow import fields, validate
 from connectors import JobContext, JobFailed, RegistrationView
 
 from ..client import EloquaClient
-from .bulk_batches import BulkBatches, reject_message
+from .bulk_batches import BulkBatches, reject_message, release
+from .bulk_runs import throttling_resumes
 from .common import client_for_run, eloqua_errors
 from .outbound import RegistrationFilterParams, fingerprint, known_contact_id, registration_filters, registration_key
 
@@ -69,19 +70,6 @@ class Built:
 Builder = Callable[[list[RegistrationView]], list[Built]]
 
 
-def with_email(ctx: JobContext, batch: list[RegistrationView]) -> list[RegistrationView]:
-    """The registrations that have an email (records link to contacts by it); the others are
-    recorded as skipped."""
-    kept = []
-    for view in batch:
-        if view.profile.get("email"):
-            kept.append(view)
-        else:
-            ctx.record(registration_key(view), "skipped", "missing_email",
-                       "no email: its records could not be linked to a contact", stage="map")
-    return kept
-
-
 def find_target(client: EloquaClient, chosen: str, needed: list[str], setup: str) -> Target:
     """The custom object named (or numbered) ``chosen`` with every ``needed`` field, matched by
     internal name (or by display name without spaces); fails with the setup to do otherwise."""
@@ -123,9 +111,11 @@ def upload(ctx: JobContext, params: dict[str, Any], chosen: str, key_column: str
     """Check the filters and the object, then select registrations, build their records and
     import them batch by batch (see ``bulk_batches``)."""
     filters = registration_filters(ctx, params)
+    release(ctx)
     client = client_for_run(ctx)
     since = ctx.since if params["incremental"] else None
-    with eloqua_errors("Records imported so far are kept in Eloqua."):
+    kept = "Records imported so far are kept in Eloqua."
+    with eloqua_errors(kept), throttling_resumes(kept):
         target = find_target(client, chosen, needed, setup)
         batches = RecordBatches(ctx, client, params, import_definition(target, key_column, email_column), target,
                                 email_column)
@@ -151,7 +141,7 @@ class RecordBatches(BulkBatches):
         ctx = self.ctx
         for batch in batches:
             rows, entries = [], []
-            for b in self._fresh(build(batch)):
+            for b in self._fresh(build(self._with_email(batch))):
                 rows.append(b[0].record)
                 entries.append(b[1])
             self.done, self.position = self.done + len(batch), batch[-1].position
@@ -164,6 +154,15 @@ class RecordBatches(BulkBatches):
                 return
         ctx.log.info("went through %s registrations for %s", self.done, self.target.name)
 
+    def _with_email(self, batch: list[RegistrationView]) -> list[RegistrationView]:
+        """The registrations that have an email (records link to contacts by it); the others are
+        recorded as skipped."""
+        for view in batch:
+            if not view.profile.get("email"):
+                self.note(registration_key(view), "skipped", "missing_email",
+                          "no email: its records could not be linked to a contact", stage="map")
+        return [view for view in batch if view.profile.get("email")]
+
     def _fresh(self, built: list[Built]) -> Iterable[tuple[Built, list[Any]]]:
         """The records to send, with their checkpoint entries; records the unchanged ones."""
         ctx = self.ctx
@@ -174,20 +173,24 @@ class RecordBatches(BulkBatches):
             if b.zero and before is None:
                 continue  # never had a score: nothing to reset
             if before == now and self.params["incremental"]:
-                ctx.record(b.record_key, "unchanged")
+                self.note(b.record_key, "unchanged")
                 continue
             email = str(b.record[self.email_column])
             yield b, [b.record_key, b.ledger_key, now, email, known_contact_id(b.view), before is not None]
 
-    def outcomes(self, entries: list[list[Any]], sync: dict[str, Any], rejects: dict[int, dict[str, Any]]) -> None:
+    def gather(self, entries: list[list[Any]], sync: dict[str, Any], rejects: dict[int, dict[str, Any]]
+               ) -> tuple[dict[str, int], set[str]]:
+        """Eloqua's counts (created, updated, not mapped) and the emails no contact has."""
+        logs = {code: sum(int(i.get("count") or 0) for i in self.client.sync_logs(sync["uri"]) if i.get("statusCode") == code)
+                for code in (NOT_MAPPED, CREATED, UPDATED)}
+        return logs, self._unlinked(logs[NOT_MAPPED], [e for i, e in enumerate(entries) if i not in rejects])
+
+    def outcomes(self, entries: list[list[Any]], rejects: dict[int, dict[str, Any]],
+                 facts: tuple[dict[str, int], set[str]]) -> None:
         """Record each row: rejected, stored unlinked (no contact has its email), created or updated.
         Eloqua counts creates and updates only per sync: when it did only one of them that names
         every row; otherwise a key this job sent before counts as updated."""
-        ctx = self.ctx
-        logs = {code: sum(int(i.get("count") or 0) for i in self.client.sync_logs(sync["uri"]) if i.get("statusCode") == code)
-                for code in (NOT_MAPPED, CREATED, UPDATED)}
-        accepted = [e for i, e in enumerate(entries) if i not in rejects]
-        unlinked = self._unlinked(logs[NOT_MAPPED], accepted)
+        ctx, (logs, unlinked) = self.ctx, facts
         taken = {}
         for index, (record_key, ledger_key, print_, email, _, existed) in enumerate(entries):
             if index in rejects:
