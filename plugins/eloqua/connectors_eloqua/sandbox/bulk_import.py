@@ -3,8 +3,9 @@
 Contacts: match on the identifier (emails without case), create or update per ``updateRule``;
 an identifier twice in one sync -> ELQ-00026, an invalid email -> ELQ-00002, an empty
 identifier -> ELQ-00061; sync actions apply to the accepted rows (ELQ-00119 / ELQ-00118).
-Custom objects: the same on the unique field, then ``mapDataCards`` links records to contacts
-(unmatched stay unmapped, ELQ-00034). Activities: types, campaign and contact are checked (ELQ-
+Custom objects: the same on the unique field, values checked against their field's data type
+(numeric, date: ELQ-00040), then ``mapDataCards`` links records to contacts (unmatched stay
+unmapped, ELQ-00034). Activities: types, campaign and contact are checked (ELQ-
 00070/72/55/132/85), never updated. Each reject keeps its 1-based ``recordIndex``.
 """
 from __future__ import annotations
@@ -199,6 +200,11 @@ def _custom_object_rows(run: Run, rows: list[tuple[int, dict[str, Any]]]) -> Non
             continue
         seen.add(key.lower())
         values = {int(s.arg): _text(row[c]) for c, s in statements.items() if c in row and s.attr == "field"}
+        wrong = [c for c, s in statements.items() if c in row and s.attr == "field"
+                 and not _fits(cdo.field(s.arg).data_type, _text(row[c]).strip())]
+        if wrong:
+            run.reject(index, row, "ELQ-00040", "Invalid value for the field's data type.", wrong)
+            continue
         contact_id = _data_card_contact(run, row, statements)
         if contact_id is None and body.get("mapDataCards"):
             unmapped += 1
@@ -218,6 +224,22 @@ def _custom_object_rows(run: Run, rows: list[tuple[int, dict[str, Any]]]) -> Non
     run.log("ELQ-00022", "Custom object records updated.", run.counts.get("updated", 0))
     if unmapped:
         run.log("ELQ-00034", "Records not mapped to a contact.", unmapped, "warning")
+
+
+def _fits(data_type: str, text: str) -> bool:
+    """Whether a custom object field of ``data_type`` takes ``text`` (empty always fits): numbers
+    for numeric fields, Unix time or ``YYYY-MM-DD[ hh:mm:ss]`` for dates."""
+    if not text:
+        return True
+    if data_type == "numeric":
+        try:
+            float(text)
+        except ValueError:
+            return False
+        return True
+    if data_type == "date":
+        return text.isdigit() or st.parse_stamp(text) is not None
+    return True
 
 
 def _data_card_contact(run: Run, row: dict[str, Any], statements: dict[str, st.Statement]) -> int | None:
