@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING
 from kombu import Connection, Consumer
 from kombu.message import Message
 
+from connectors import plugin_tasks
 from connectors.jobs import runs
 from connectors.jobs.execute import execute_run
 from connectors.jobs.runs import Claim
 
 from .messages import MalformedMessage, RunRequested, parse_run_requested
+from .plugin_commands import PluginTaskRequested, is_plugin_task, parse_plugin_task
 from .slots import Slots
 from .topology import Topology
 from .transport import connect, errors_of, release
@@ -169,14 +171,34 @@ class Worker:
     def _handle(self, message: Message) -> None:
         """Claim, then ack: a duplicate or stale command finds nothing to claim and is dropped."""
         try:
-            command = parse_run_requested(message.decode())
+            body = message.decode()
+            command = parse_plugin_task(body) if is_plugin_task(body) else parse_run_requested(body)
         except Exception as exc:  # noqa: BLE001 - undecodable, disallowed content type, wrong shape
             reason = exc if isinstance(exc, MalformedMessage) else f"{type(exc).__name__}: {exc}"
             log.error("worker %s: rejecting malformed message %s (%s); it goes to the dead-letter queue",
                       self.name, message.properties.get("message_id"), reason)
             message.reject(requeue=False)
             return
+        if isinstance(command, PluginTaskRequested):
+            self._start_plugin_task(message, command)
+            return
         self._claim_and_start(message, command)
+
+    def _start_plugin_task(self, message: Message, command: PluginTaskRequested) -> None:
+        """A "Test connection" or field discovery: claimed, acked, then run in a slot like a run.
+        If the database is down the command is dropped; the page shows the task unanswered and
+        the user asks again."""
+        try:
+            claimed = plugin_tasks.claim(self.factory, command.task_id, self.name)
+        except Exception:  # noqa: BLE001
+            log.exception("worker %s: cannot claim plugin task %s; dropped", self.name, command.task_id)
+            claimed = False
+        if claimed:
+            self.slots.start(("plugin-task", command.task_id), lambda: plugin_tasks.execute(
+                self.factory, self.registry, self.box, command.task_id))
+            if self.slots.free() == 0:
+                self._set_consuming(False)
+        message.ack()
 
     def _claim_and_start(self, message: Message, command: RunRequested) -> None:
         try:

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from connectors.services import Services
 
-from . import api, auth, connectors, db, filters, registrations, runs
+from . import api, auth, connectors, db, filters, plugin_pages, registrations, runs
 
 #: No inline script or style anywhere: pages load /static/*.js and *.css only.
 CONTENT_SECURITY_POLICY = (
@@ -49,6 +49,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(auth.bp)
     app.register_blueprint(connectors.bp)
     app.register_blueprint(runs.bp)
+    app.register_blueprint(plugin_pages.bp)
     app.register_blueprint(registrations.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookie: CSRF cannot reach it

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from marshmallow import fields, missing, validate
+from marshmallow import Schema, fields, missing, validate
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.core import UnboundField
 from wtforms.widgets import (
@@ -160,6 +160,12 @@ def generate(job_type: JobType, event_choices: dict[str, list[str]]) -> list[tup
         values = event_choices.get(catalogue) if catalogue else None
         out.append(_field(name, mf, values))
     return out
+
+
+def generate_for_schema(schema_cls: type[Schema]) -> list[tuple[Param, UnboundField]]:
+    """A (Param, unbound field) per input of any schema without event catalogues, e.g. an
+    application's connection schema on the plugins page."""
+    return [_field(name, mf, None) for name, mf in _ordered(schema_cls().load_fields)]
 
 
 def _cast(cast: Callable[[str], Any] | None, value: str) -> Any:

@@ -3,11 +3,14 @@ from .agenda import (
     AGENDA_ITEM_STATUSES, SESSION_STATUSES, AgendaItem, AgendaItemRegistration, Session, SessionRegistration, Tag,
     TagPoints,
 )
+from .audit import AuditEntry
 from .base import Base, UTCDateTime, utcnow
 from .deliveries import DELIVERY_STATES, Delivery
 from .tokens import TOKEN_SCOPES, ApiToken
 from .connector import DIRECTIONS, UPDATE_POLICIES, FieldMapping, PluginConfig
 from .events import Outbox, StatusChangeEvent
+from .plugin_tasks import TASK_KINDS, TASK_STATUSES, PluginTask
+from .status_mappings import StatusMapping
 from .jobs import (
     ENDED_RUN_STATUSES, JOB_STATES, OUTCOMES, RUN_STATUSES, Job, JobRun, LedgerEntry, RunRecord, Schedule,
 )
@@ -17,6 +20,7 @@ from .store import (
 )
 
 __all__ = [
+    "AuditEntry", "TASK_KINDS", "TASK_STATUSES", "PluginTask", "StatusMapping",
     "TOKEN_SCOPES", "ApiToken",
     "DELIVERY_STATES", "Delivery",
     "AGENDA_ITEM_STATUSES", "SESSION_STATUSES", "AgendaItem", "AgendaItemRegistration", "Session",
