@@ -8,15 +8,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-import connectors_eloqua.plugin as plugin
-from connectors.config import Settings
-from connectors.db import transaction
-from connectors.models import Base, Job
-from connectors.plugins import PluginManager
-from connectors.seed import configure_plugin, get_or_create_account, get_or_create_event, get_or_create_user
-from connectors.services import Services
-from connectors.web import create_app
+from connectors.models import Job
 from connectors_eloqua.jobs import create_update_contacts, engagement, interest
+
+from .test_eloqua_job_forms import admin as web_admin, errors_of  # noqa: F401 - the fixture, shared
 
 NEW = "/events/EV1/connectors/new"
 JOBS = {create_update_contacts.KEY: "Create or Update Contacts in Eloqua",
@@ -24,27 +19,10 @@ JOBS = {create_update_contacts.KEY: "Create or Update Contacts in Eloqua",
 
 
 @pytest.fixture
-def admin(tmp_path, sandbox):
-    settings = Settings(instance_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'web.db'}", secret_key="test-key")
-    registry = PluginManager()
-    assert registry.add("eloqua", plugin), registry.load_errors
-    services = Services.from_settings(settings, registry)
-    Base.metadata.create_all(services.engine)
-    with transaction(services.factory) as s:
-        account = get_or_create_account(s, "ACME", "Acme Events")
-        get_or_create_event(s, account, "EV1", "Event One", tz="Europe/Paris")
-        get_or_create_user(s, account, "admin@acme.test", "Ada Admin", "administrator", "admin-pw")
-        configure_plugin(s, registry, services.box, account, "eloqua", sandbox.connection)
-    client = create_app(services, {"TESTING": True, "WTF_CSRF_ENABLED": False}).test_client()
-    assert client.post("/login", data={"login": "admin@acme.test", "password": "admin-pw"}).status_code == 302
+def admin(web_admin):
+    client, services = web_admin
     client.services = services
-    yield client
-    services.close()
-
-
-def errors_of(html: str, field_id: str) -> list[str]:
-    match = re.search(rf'<ul class="errors" id="{field_id}-errors">(.*?)</ul>', html, re.S)
-    return re.findall(r"<li>(.*?)</li>", match.group(1)) if match else []
+    return client
 
 
 def test_the_event_form_offers_the_outbound_jobs_with_the_events_filters(admin):
