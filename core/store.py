@@ -1,25 +1,30 @@
 """The event-platform side as a job sees it: batch reads and idempotent batch upserts.
 
 Every method works on the caller's session (the run's unit of work), so what a batch wrote
-commits together with the run's records and checkpoint — or not at all.
+commits together with the run's records and checkpoint — or not at all. New rows go in with
+multi-row INSERTs (``new_rows``); existing ones are updated through the ORM, one flush per batch.
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from . import metrics, status_events
+from .codes import DEFAULT_CODES, CodeGenerator, new_code  # noqa: F401  (new_code: this module's old home)
 from .models import (
-    PROFILE_FIELDS, Account, AttendeeType, Event, ExternalId, Profile, Registration, RegistrationStatus,
+    PROFILE_FIELDS, Account, AttendeeType, Event, ExternalId, Profile, Registration, RegistrationStatus, utcnow,
 )
+from .new_rows import NewRow, insert_new_rows
 
 MATCH_RULES = ("email", "external_key", "none")
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_PROFILE_COLUMNS = ("account_id", "custom", "external_ids", *PROFILE_FIELDS)
+_REGISTRATION_COLUMNS = ("event_id", "profile_id", "registration_code", "attendee_type_code", "status_label",
+                         "source", "external_ids", "version")
 
 
 @dataclass(frozen=True)
@@ -56,16 +61,14 @@ class RegistrationView:
     date_modified: datetime | None = None
 
 
-def new_code(prefix: str, length: int = 8) -> str:
-    return prefix + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
-
-
 class Store:
-    def __init__(self, session: Session, account: Account, event: Event | None, actor: dict[str, Any] | None = None):
+    def __init__(self, session: Session, account: Account, event: Event | None, actor: dict[str, Any] | None = None,
+                 codes: CodeGenerator = DEFAULT_CODES):
         self._session = session
         self._account = account
         self._event = event
         self._actor = actor or {"type": "job", "id": None}
+        self._codes = codes
 
     @property
     def account_code(self) -> str:
@@ -111,8 +114,9 @@ class Store:
         by_ext = self._profiles_by_external_id(rows)
         by_key = self._profiles_by_match_field(rows, match_on)
         links = self._links_of({*by_ext.values(), *by_key.values()})
-        done: list[tuple[str, str, Profile | None, str | None, str | None]] = []  # key, outcome, profile, code, message
-        new_links: list[tuple[Profile, str, str]] = []
+        done: list[tuple[str, str, Profile | NewRow | None, str | None, str | None]] = []  # key, outcome, profile, code, message
+        new_links: list[tuple[Profile | NewRow, str, str]] = []
+        created: list[NewRow] = []
         for row in rows:
             key, fields = str(row["key"]), {k: v for k, v in row.get("fields", {}).items() if k in PROFILE_FIELDS}
             ext = {sys: str(rid) for sys, rid in (row.get("external_ids") or {}).items() if rid not in (None, "")}
@@ -136,8 +140,8 @@ class Store:
                                      f"{match_on} {value} already belongs to profile {profile.pin} ({sys} {other})"))
                         continue
             if profile is None:
-                profile = Profile(account_id=self._account.id, pin=new_code("P"), custom={}, external_ids={}, **fields)
-                self._session.add(profile)
+                profile = NewRow(account_id=self._account.id, custom={}, external_ids={}, **{**dict.fromkeys(PROFILE_FIELDS), **fields})
+                created.append(profile)
                 outcome = "created"
             else:
                 outcome = "updated" if _apply_fields(profile, fields, policies) else "unchanged"
@@ -150,19 +154,19 @@ class Store:
             if value is not None:
                 by_key[value] = profile
             done.append((key, outcome, profile, None, None))
-        self._session.flush()  # one batch of INSERTs for the new profiles: their ids exist from here
-        self._insert_links(new_links)
+        self._session.flush()  # the updated profiles, in one go
+        drawn = [p for p in created if p.pin in (None, "")]  # a pin that came with the record is kept
+        for p, pin in zip(drawn, self._codes.draw("P", len(drawn))):
+            p.pin = pin
+        insert_new_rows(self._session, Profile.__table__, created, columns=_PROFILE_COLUMNS, code="pin", prefix="P",
+                        scope="account_id", codes=self._codes, drawn={id(p) for p in drawn})
+        self._insert_links([(p.id, sys, rid) for p, sys, rid in new_links])
         return [UpsertResult(key, outcome, id=p.id if p is not None else None, code=code, message=message)
                 for key, outcome, p, code, message in done]
 
     def _profiles_by_external_id(self, rows) -> dict[tuple[str, str], Profile]:
-        wanted: dict[str, set[str]] = {}
-        for row in rows:
-            for sys, rid in (row.get("external_ids") or {}).items():
-                if rid not in (None, ""):
-                    wanted.setdefault(sys, set()).add(str(rid))
         found: dict[tuple[str, str], Profile] = {}
-        for sys, ids in wanted.items():
+        for sys, ids in _remote_ids_by_system(row.get("external_ids") for row in rows).items():
             q = (select(ExternalId.remote_id, Profile).join(Profile, Profile.id == ExternalId.profile_id)
                  .where(ExternalId.account_id == self._account.id, ExternalId.system == sys, ExternalId.remote_id.in_(ids)))
             for rid, profile in self._session.execute(q):
@@ -183,19 +187,25 @@ class Store:
         return found
 
     def _links_of(self, profiles: Iterable[Profile]) -> dict[Profile, dict[str, str]]:
-        """Each profile's external ids by system (profiles not yet flushed have none)."""
+        """Each profile's external ids by system (profiles not yet inserted have none)."""
         by_id = {p.id: p for p in profiles if p.id is not None}
         links: dict[Profile, dict[str, str]] = _AutoDict()
-        if by_id:
-            q = select(ExternalId.profile_id, ExternalId.system, ExternalId.remote_id).where(ExternalId.profile_id.in_(by_id))
-            for pid, sys, rid in self._session.execute(q):
-                links[by_id[pid]][sys] = rid
+        for pid, sys, rid in self._external_ids_of(by_id):
+            links[by_id[pid]][sys] = rid
         return links
 
-    def _insert_links(self, new_links: list[tuple[Profile, str, str]]) -> None:
+    def _external_ids_of(self, profile_ids: Iterable[int]):
+        """``(profile_id, system, remote_id)`` of these profiles."""
+        ids = set(profile_ids)
+        if not ids:
+            return []
+        return self._session.execute(select(ExternalId.profile_id, ExternalId.system, ExternalId.remote_id)
+                                     .where(ExternalId.profile_id.in_(ids))).all()
+
+    def _insert_links(self, new_links: list[tuple[int, str, str]]) -> None:
         if new_links:  # appends whose ids nobody needs: one multi-row INSERT
             self._session.execute(insert(ExternalId), [
-                {"account_id": self._account.id, "profile_id": p.id, "system": sys, "remote_id": rid} for p, sys, rid in new_links])
+                {"account_id": self._account.id, "profile_id": pid, "system": sys, "remote_id": rid} for pid, sys, rid in new_links])
 
     def _link(self, profile: Profile, ext: dict[str, str], links, new_links: list) -> bool:
         """Give ``profile`` the external ids it lacks (rows are written after the batch's flush)."""
@@ -219,11 +229,14 @@ class Store:
         s = self._session
         statuses = self._status_catalogue(event)
         types = set(self.attendee_type_codes())
-        existing = {r.profile_id: r for r in s.scalars(select(Registration).where(
-            Registration.event_id == event.id, Registration.profile_id.in_({r["profile_id"] for r in rows})))}
-        profiles = {p.id: p for p in s.scalars(select(Profile).where(Profile.id.in_({r["profile_id"] for r in rows})))}
+        profile_ids = {r["profile_id"] for r in rows}
+        existing: dict[int, Registration | NewRow] = {r.profile_id: r for r in s.scalars(select(Registration).where(
+            Registration.event_id == event.id, Registration.profile_id.in_(profile_ids)))}
+        profiles = {p.id: p for p in s.execute(select(Profile.id, Profile.pin, Profile.external_key, Profile.email)
+                                                .where(Profile.id.in_(profile_ids)))}  # what an event tells of the person
         pending: list = []  # in input order: an UpsertResult, or (key, outcome, registration, code, message)
-        announce: list[tuple[Registration, str | None]] = []
+        announce: list[tuple[Registration | NewRow, str | None]] = []
+        created: list[NewRow] = []
         for row in rows:
             key, status, type_code = str(row["key"]), row["status_label"], row["attendee_type_code"]
             if status not in statuses:
@@ -234,10 +247,10 @@ class Store:
                 continue
             reg = existing.get(row["profile_id"])
             if reg is None:
-                reg = Registration(event_id=event.id, profile_id=row["profile_id"], registration_code=new_code("R"),
-                                   attendee_type_code=type_code, status_label=status, source=row.get("source", "api"),
-                                   external_ids={}, version=1)
-                s.add(reg)
+                reg = NewRow(event_id=event.id, profile_id=row["profile_id"], registration_code=None,
+                             attendee_type_code=type_code, status_label=status, source=row.get("source", "api"),
+                             external_ids={}, version=1)
+                created.append(reg)
                 existing[row["profile_id"]] = reg
                 announce.append((reg, None))
                 pending.append((key, "created", reg, None, None))
@@ -250,7 +263,11 @@ class Store:
                 announce.append((reg, reg.status_label))
                 reg.status_label, reg.version = status, reg.version + 1
                 pending.append((key, "updated", reg, None, None))
-        s.flush()  # one batch of INSERTs for the new registrations; then their events
+        s.flush()  # the status changes of existing registrations, in one go
+        for reg, code in zip(created, self._codes.draw("R", len(created))):
+            reg.registration_code = code
+        insert_new_rows(s, Registration.__table__, created, columns=_REGISTRATION_COLUMNS, code="registration_code",
+                        prefix="R", scope="event_id", codes=self._codes)
         status_events.write_registration_changes(
             s, account_code=self._account.account_code, event=event, actor=self._actor,
             changes=[_change(reg, profiles[reg.profile_id], previous, statuses) for reg, previous in announce])
@@ -288,15 +305,23 @@ class Store:
     def link_external_ids(self, rows: list[dict[str, Any]]) -> list[UpsertResult]:
         """Record remote ids on the profiles of registrations: ``rows`` are ``{"key",
         "registration_code", "external_ids": {"marketo_lead_id": "123"}}``. An id that already
-        belongs to another profile of the account is refused (failed, ``external_id_taken``)."""
+        belongs to another profile of the account is refused (failed, ``external_id_taken``).
+
+        Written with Core statements (Create or Update Leads calls this for every chunk): the
+        ``external_ids`` rows and each profile's ``external_ids`` JSON change together."""
         event = self._require_event()
         codes = {r["registration_code"] for r in rows}
-        profiles = dict(self._session.execute(select(Registration.registration_code, Profile).join(
-            Profile, Profile.id == Registration.profile_id).where(Registration.event_id == event.id,
-                                                                  Registration.registration_code.in_(codes))).all())
-        owners = self._profiles_by_external_id([{"external_ids": r.get("external_ids")} for r in rows])
-        links = self._links_of(profiles.values())
-        new_links: list[tuple[Profile, str, str]] = []
+        profiles = {code: _LinkedProfile(pid, pin, ext) for code, pid, pin, ext in self._session.execute(
+            select(Registration.registration_code, Profile.id, Profile.pin, Profile.external_ids)
+            .join(Profile, Profile.id == Registration.profile_id)
+            .where(Registration.event_id == event.id, Registration.registration_code.in_(codes)))}
+        owners = self._owners_of([r.get("external_ids") for r in rows])  # (system, remote id) -> (profile id, pin)
+        links: dict[_LinkedProfile, dict[str, str]] = _AutoDict()
+        by_id = {p.id: p for p in profiles.values()}
+        for pid, sys, rid in self._external_ids_of(by_id):
+            links[by_id[pid]][sys] = rid
+        new_links: list[tuple[_LinkedProfile, str, str]] = []
+        unlinked: dict[str, set[int]] = {}  # system -> profiles whose old id of that system goes
         results = []
         for row in rows:
             key, profile = str(row["key"]), profiles.get(row["registration_code"])
@@ -304,24 +329,51 @@ class Store:
                 results.append(UpsertResult(key, "failed", code="not_found", message=f"no registration {row['registration_code']}"))
                 continue
             ext = {sys: str(rid) for sys, rid in (row.get("external_ids") or {}).items() if rid not in (None, "")}
-            taken = [(sys, rid) for sys, rid in ext.items() if owners.get((sys, rid)) not in (None, profile)]
+            taken = [(sys, rid) for sys, rid in ext.items() if owners.get((sys, rid), (profile.id,))[0] != profile.id]
             if taken:
                 sys, rid = taken[0]
                 results.append(UpsertResult(key, "failed", id=profile.id, code="external_id_taken",
-                                            message=f"{sys} {rid} already belongs to profile {owners[(sys, rid)].pin}"))
+                                            message=f"{sys} {rid} already belongs to profile {owners[(sys, rid)][1]}"))
                 continue
             same = all(links[profile].get(sys) == rid for sys, rid in ext.items())
             if not same:
                 for sys, rid in ext.items():
                     if links[profile].get(sys) not in (None, rid):  # the remote record changed: follow it
-                        self._session.execute(delete(ExternalId).where(ExternalId.profile_id == profile.id, ExternalId.system == sys))
+                        unlinked.setdefault(sys, set()).add(profile.id)
                         links[profile].pop(sys)
                 self._link(profile, ext, links, new_links)
                 for sys, rid in ext.items():
-                    owners[(sys, rid)] = profile
+                    owners[(sys, rid)] = (profile.id, profile.pin)
             results.append(UpsertResult(key, "unchanged" if same else "updated", id=profile.id))
-        self._insert_links(new_links)
+        for sys, ids in unlinked.items():
+            self._session.execute(delete(ExternalId).where(ExternalId.system == sys, ExternalId.profile_id.in_(ids)))
+        self._insert_links([(p.id, sys, rid) for p, sys, rid in new_links])
+        self._save_external_ids([p for p in by_id.values() if p.changed])
         return results
+
+    def _owners_of(self, external_ids: list[dict[str, Any] | None]) -> dict[tuple[str, str], tuple[int, str]]:
+        """``(system, remote id) -> (profile id, pin)`` of the ids that a profile of the account holds."""
+        owners = {}
+        for sys, ids in _remote_ids_by_system(external_ids).items():
+            q = (select(ExternalId.remote_id, Profile.id, Profile.pin).join(Profile, Profile.id == ExternalId.profile_id)
+                 .where(ExternalId.account_id == self._account.id, ExternalId.system == sys, ExternalId.remote_id.in_(ids)))
+            owners.update({(sys, rid): (pid, pin) for rid, pid, pin in self._session.execute(q)})
+        return owners
+
+    def _save_external_ids(self, profiles: list[_LinkedProfile]) -> None:
+        """One executemany UPDATE of the profiles' ``external_ids`` JSON; the session's copies of
+        those profiles, if it holds any, read the new value on their next use."""
+        if not profiles:
+            return
+        table = Profile.__table__
+        self._session.execute(
+            update(table).where(table.c.id == bindparam("profile_id"))
+            .values(external_ids=bindparam("new_external_ids"), date_modified=bindparam("now")),
+            [{"profile_id": p.id, "new_external_ids": p.external_ids, "now": utcnow()} for p in profiles])
+        for p in profiles:
+            held = self._session.identity_map.get(identity_key(Profile, p.id))
+            if held is not None:
+                self._session.expire(held, ["external_ids", "date_modified"])
 
     # -- metrics ---------------------------------------------------------------------------------
     def tag_names(self) -> list[str]:
@@ -351,10 +403,34 @@ def _view(r: Registration, p: Profile, classes: dict[str, str]) -> RegistrationV
                             position=r.id, classification=classes.get(r.status_label), date_modified=r.date_modified)
 
 
+class _LinkedProfile:
+    """A profile as ``link_external_ids`` sees it: id, pin, and its ``external_ids`` JSON."""
+
+    def __init__(self, profile_id: int, pin: str, external_ids: dict[str, Any] | None):
+        self.id, self.pin, self._external_ids, self.changed = profile_id, pin, dict(external_ids or {}), False
+
+    @property
+    def external_ids(self) -> dict[str, Any]:
+        return self._external_ids
+
+    @external_ids.setter
+    def external_ids(self, value: dict[str, Any]) -> None:
+        self._external_ids, self.changed = value, True
+
+
 class _AutoDict(dict):
     def __missing__(self, key):
         value = self[key] = {}
         return value
+
+
+def _remote_ids_by_system(external_ids: Iterable[dict[str, Any] | None]) -> dict[str, set[str]]:
+    wanted: dict[str, set[str]] = {}
+    for ext in external_ids:
+        for sys, rid in (ext or {}).items():
+            if rid not in (None, ""):
+                wanted.setdefault(sys, set()).add(str(rid))
+    return wanted
 
 
 def _norm(value: Any) -> str | None:
