@@ -3,6 +3,7 @@ end-to-end test, the browser tests and the screenshot script (docs/screenshots/t
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from typing import Iterator
 import requests
 
 START_SECONDS = 60
+PORT_BLOCK = 10  # the admin's port, then one sandbox per application from the next port on
 
 
 class DemoFailed(RuntimeError):
@@ -32,17 +34,32 @@ class Demo:
     output: list[str] = field(default_factory=list, repr=False)  # its last log lines since
 
 
-def free_port() -> int:
+def free_port_block(count: int = PORT_BLOCK) -> int:
+    """The first of ``count`` consecutive free ports, below Linux's ephemeral range (32768 on) so
+    that no outgoing connection takes one meanwhile. The demo's sandboxes use consecutive ports
+    from CONNECTORS_SANDBOX_PORT on, so a single free port is not enough."""
+    for _ in range(200):
+        base = random.randrange(20000, 32768 - count)
+        if all(_bindable(port) for port in range(base, base + count)):
+            return base
+    raise DemoFailed(f"no {count} consecutive free ports found")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @contextmanager
 def running_demo(workdir: Path) -> Iterator[Demo]:
     """Start `python -m connectors demo` with its SQLite database under ``workdir/instance``,
     wait until the admin answers, and stop it with Ctrl-C (SIGINT) afterwards."""
-    port, sandbox_port = free_port(), free_port()
+    port = free_port_block()
+    sandbox_port = port + 1
     env = {**os.environ, "CONNECTORS_INSTANCE_DIR": str(workdir / "instance"),
            "CONNECTORS_SANDBOX_PORT": str(sandbox_port), "CONNECTORS_PORT": str(port)}
     for key in ("CONNECTORS_DATABASE_URL", "CONNECTORS_BROKER_URL", "CONNECTORS_BUS_NAMESPACE"):
