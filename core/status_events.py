@@ -40,16 +40,15 @@ def write_registration_changes(session: Session, *, account_code: str, event: Ev
     events, messages = [], []
     for change in changes:
         payload = _payload(account_code, event, change, actor or {"type": "api", "id": None})
-        reg = change.registration
+        reg, at = change.registration, payload.pop("_at")
         events.append({"id": payload["id"], "type": change.type, "account_id": event.account_id,
                        "event_id": event.id, "registration_id": reg.id, "registration_version": reg.version,
-                       "occurred_at": payload["_at"], "payload": _public(payload)})
+                       "occurred_at": at, "payload": payload})
         messages.append({"message_id": payload["id"], "exchange": outbox.EVENTS, "routing_key": change.type,
-                         "type": change.type, "payload": _public(payload), "created_at": payload["_at"],
-                         "attempts": 0})
-    if events:
-        session.execute(insert(StatusChangeEvent), events)
-        session.execute(insert(Outbox), messages)
+                         "type": change.type, "payload": payload, "created_at": at, "attempts": 0})
+    if events:  # Core INSERTs of the tables: the ORM's bulk path would build each row again
+        session.execute(insert(StatusChangeEvent.__table__), events)
+        session.execute(insert(Outbox.__table__), messages)
     return [e["id"] for e in events]
 
 
@@ -72,7 +71,3 @@ def _payload(account_code: str, event: Event, change: StatusChange, actor: dict[
         "registration_version": reg.version,
         "_at": occurred,
     }
-
-
-def _public(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in payload.items() if not k.startswith("_")}

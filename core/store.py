@@ -204,7 +204,7 @@ class Store:
 
     def _insert_links(self, new_links: list[tuple[int, str, str]]) -> None:
         if new_links:  # appends whose ids nobody needs: one multi-row INSERT
-            self._session.execute(insert(ExternalId), [
+            self._session.execute(insert(ExternalId.__table__), [
                 {"account_id": self._account.id, "profile_id": pid, "system": sys, "remote_id": rid} for pid, sys, rid in new_links])
 
     def _link(self, profile: Profile, ext: dict[str, str], links, new_links: list) -> bool:
