@@ -23,9 +23,22 @@ class Mapping:
     required: bool = False
 
     def convert(self, value: Any) -> Any:
-        if value == "":
-            value = None
-        return TRANSFORMS[self.transform](value) if value is not None else None
+        return _converter(self.transform)(value)
+
+
+#: ``(source field, target field, convert)``: one mapping resolved for one direction
+Rule = tuple[str, str, Callable[[Any], Any]]
+
+
+def _converter(transform: str) -> Callable[[Any], Any]:
+    """The mapping's conversion: empty strings and None become None, the rest goes through the transform."""
+    change = TRANSFORMS.get(transform)
+
+    def convert(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        return change(value) if change is not None else TRANSFORMS[transform](value)  # unknown: KeyError, as ever
+    return convert
 
 
 class Mappings:
@@ -35,6 +48,8 @@ class Mappings:
         self.all = tuple(mappings)
         self.inbound = tuple(m for m in self.all if m.direction == "inbound")
         self.outbound = tuple(m for m in self.all if m.direction == "outbound")
+        self._rules = {"inbound": tuple((m.remote_field, m.certain_field, _converter(m.transform)) for m in self.inbound),
+                       "outbound": tuple((m.certain_field, m.remote_field, _converter(m.transform)) for m in self.outbound)}
 
     def _of(self, direction: str) -> tuple[Mapping, ...]:
         if direction not in ("inbound", "outbound"):
@@ -53,15 +68,17 @@ class Mappings:
     def policies(self, direction: str) -> dict[str, str]:
         return {m.certain_field: m.update_policy for m in self._of(direction)}
 
+    def rules(self, direction: str) -> tuple[Rule, ...]:
+        """The direction's mappings resolved once, as ``(source, target, convert)``: what ``apply``
+        does per record, for a job that maps many records without building a source dict for each."""
+        self._of(direction)
+        return self._rules[direction]
+
     def apply(self, direction: str, record: dict[str, Any], prefix: str | None = None) -> dict[str, Any]:
         """Inbound: remote record -> {certain_field: value}; outbound: the reverse.
 
         With ``prefix`` ("profile"), inbound keeps only that object's fields, without the prefix."""
-        out: dict[str, Any] = {}
-        for m in self._of(direction):
-            source, target = (m.remote_field, m.certain_field) if direction == "inbound" else (m.certain_field, m.remote_field)
-            if source in record:
-                out[target] = m.convert(record[source])
+        out = {target: convert(record[source]) for source, target, convert in self.rules(direction) if source in record}
         return section(out, prefix) if prefix else out
 
     def missing_required(self, direction: str, mapped: dict[str, Any]) -> list[str]:

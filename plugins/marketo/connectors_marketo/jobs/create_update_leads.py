@@ -2,23 +2,54 @@
 
 The event's registrations, mapped through the outbound field mapping, go to Sync Leads
 (createOrUpdate) 300 at a time, with the registration code in a lead field (``certainAttendeeId``)
-that the metrics jobs link on. Marketo creates a lead twice when one key arrives in two
-near-simultaneous calls, so every lookup key is sent at most once per run (the last modified
-registration wins) and chunks go one after the other. Lead ids come back onto the profiles.
+that the metrics jobs link on. Lead ids come back onto the profiles.
 
-Resuming: each chunk commits with its checkpoint (the last registration position handled) and
-its ledger entries (per registration, a fingerprint of what was sent, its status and attendee
-type). The incremental mode selects registrations changed since the last successful run and
+Why it is built this way: under Marketo's sliding window (Adobe's 50 calls / 20 s) a run of C calls
+takes at least floor((C - 1) / 50) windows, and every second spent before the first call is lost
+for good, since each later window starts that much later. So:
+
+* **No first pass.** Sending starts with the first 300 registrations. Lookup keys are
+  de-duplicated while the registrations stream past in position order (``lead_claims``), and the
+  last modified registration of a key wins:
+
+  - within a chunk, a registration with a key already in it replaces the one there only if it
+    was modified later (the one replaced is skipped ``duplicate_in_batch``, naming the
+    registration that replaced it); otherwise it is the one skipped;
+  - across chunks, a key already sent in this run goes again only if the new registration was
+    modified later; otherwise it is skipped as a duplicate. Chunks go one after the other, so a
+    key is never in two concurrent calls (Marketo would create the lead twice), and the lead
+    keeps the last modified data. The second send updates the same lead, whose id stays on the
+    first registration's profile (another profile cannot take it).
+
+  A key goes twice only when its registrations are out of modification order, which is rare; a
+  chunk never holds a key twice, so a run makes ceil(N / 300) calls when keys are distinct.
+* **The next chunk is prepared during the call.** The Sync Leads call runs on a thread of its own
+  while this thread reads and maps the next registrations, so that work hides behind the call and
+  the rate limiter's wait. The chunk's results are committed before the next call goes, so at
+  most one call is in flight, and a crash loses or repeats at most the call in flight, as before.
+* **Less work per registration.** The mapping is resolved once per run (``OutboundMapper``) and
+  read straight from each registration. The fingerprint keeps its format (sha256 of the sorted
+  JSON): a cheaper hash would save about 2 % of the run and make every existing ledger send
+  everything once more.
+
+Resuming: each chunk commits its records, lead ids and ledger entries (per registration, a
+fingerprint of what was sent, its status and attendee type) with its checkpoint (the last
+registration position it covers). Nothing of a chunk is recorded before it commits, so a chunk
+that never went leaves no trace. A resume that skips what the checkpoint covers first re-reads
+those registrations for their keys, so that a duplicate after the checkpoint is judged as it would
+have been. The incremental mode selects registrations changed since the last successful run and
 sends only those whose fingerprint changed: linking lead ids back touches every profile, so the
-watermark alone would send everything again on the next run; and a run resuming after a quota
-stop sends nothing twice.
+watermark alone would send everything again on the next run; and a run resuming after a quota stop
+sends nothing twice. A registration that takes over a key already sent in this run goes even when
+its own fingerprint is unchanged: the lead just got older data.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterable
 
 from marshmallow import fields, validate
 
@@ -26,9 +57,10 @@ from connectors import JobContext, JobFailed, JobType, RegistrationView
 
 from ..client import MarketoClient
 from .common import client_for_run, marketo_errors
+from .lead_claims import KeyClaims, Verdict, modified_rank
 from .outbound import (
-    FILTER_CHOICES, EXPECTED_SKIPS, RegistrationFilterParams, link_lead_ids, mapping_source, reason_of, registration_filters,
-    registration_key,
+    FILTER_CHOICES, EXPECTED_SKIPS, OutboundMapper, RegistrationFilterParams, lead_id_of, link_lead_ids, reason_of,
+    registration_filters, registration_key,
 )
 
 KEY = "marketo.create_update_leads"
@@ -51,11 +83,12 @@ class CreateUpdateLeadsParams(RegistrationFilterParams):
         "label": "Maximum leads", "order": 5, "description": "Send at most this many leads per run (empty: all)"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Planned:
     """One registration, mapped: a lead to send (``key`` set) or a reason it cannot be sent."""
 
     view: RegistrationView
+    record_key: str
     payload: dict[str, Any]
     key: str | None = None
     fingerprint: str | None = None
@@ -71,9 +104,10 @@ def run(ctx: JobContext, params: dict[str, Any]) -> None:
         ctx.log.info("sending registrations changed since %s", since.isoformat())
     with marketo_errors("Leads sent so far are kept."):
         _check_fields(ctx, client, params)
-        winners, total = _winners(ctx, params, filters, since)
-        sender = _Sender(ctx, client, params, winners)
-        sender.send(ctx.store.iter_registrations(**filters, modified_since=since, after=sender.skip_upto), total)
+        sender = _Sender(ctx, client, params, _Planner(ctx, params))
+        if sender.skip_upto:
+            sender.recall(ctx.store.iter_registrations(**filters, modified_since=since))
+        sender.send(ctx.store.iter_registrations(**filters, modified_since=since, after=sender.skip_upto))
 
 
 def _fields_sent(ctx: JobContext, params: dict[str, Any]) -> list[str]:
@@ -97,121 +131,186 @@ def _check_fields(ctx: JobContext, client: MarketoClient, params: dict[str, Any]
                         "fix the outbound field mapping.", code="read_only_field")
 
 
-def _plan(ctx: JobContext, params: dict[str, Any], view: RegistrationView) -> Planned:
-    mapped = ctx.mappings.apply("outbound", mapping_source(view))
-    payload = {name: value for name, value in mapped.items() if value not in (None, "")}  # never blank a lead field
-    if params["attendee_id_field"]:
-        payload[params["attendee_id_field"]] = view.registration_code
-    lookup = params["lookup_field"]
-    if payload.get(lookup) in (None, ""):
-        return Planned(view, payload, code=f"missing_{lookup}", message=f"no value for the lookup field {lookup}")
-    missing = ctx.mappings.missing_required("outbound", payload)
-    if missing:
-        return Planned(view, payload, code="missing_required", message=f"no value for {', '.join(missing)}")
-    sent = json.dumps([payload, lookup, params["partition_name"], view.status_label, view.attendee_type_code],
-                      sort_keys=True, default=str)
-    return Planned(view, payload, key=str(payload[lookup]).strip().casefold(),
-                   fingerprint=hashlib.sha256(sent.encode()).hexdigest()[:40])
+class _Planner:
+    """Maps registrations to leads; what does not change per registration is worked out once."""
+
+    def __init__(self, ctx: JobContext, params: dict[str, Any]):
+        self.mapper = OutboundMapper(ctx.mappings)
+        self.attendee_id_field, self.lookup = params["attendee_id_field"], params["lookup_field"]
+        self.partition = params["partition_name"]
+        self.required = [m.remote_field for m in ctx.mappings.outbound if m.required]
+
+    def plan(self, view: RegistrationView) -> Planned:
+        payload, lookup = self.mapper.payload(view), self.lookup
+        if self.attendee_id_field:
+            payload[self.attendee_id_field] = view.registration_code
+        record_key = registration_key(view)
+        value = payload.get(lookup)
+        if value is None or value == "":
+            return Planned(view, record_key, payload, code=f"missing_{lookup}",
+                           message=f"no value for the lookup field {lookup}")
+        missing = [name for name in self.required if payload.get(name) in (None, "")]
+        if missing:
+            return Planned(view, record_key, payload, code="missing_required", message=f"no value for {', '.join(missing)}")
+        sent = json.dumps([payload, lookup, self.partition, view.status_label, view.attendee_type_code],
+                          sort_keys=True, default=str)
+        return Planned(view, record_key, payload, key=str(value).strip().casefold(),
+                       fingerprint=hashlib.sha256(sent.encode()).hexdigest()[:40])
 
 
-def _winners(ctx: JobContext, params: dict[str, Any], filters: dict[str, Any], since) -> tuple[dict[str, Any], int]:
-    """First pass: per lookup key, the registration modified last (position breaks ties)."""
-    winners: dict[str, tuple[float, int, str]] = {}
-    total = 0
-    for batch in ctx.store.iter_registrations(**filters, modified_since=since):
-        for view in batch:
-            total += 1
-            planned = _plan(ctx, params, view)
-            if planned.key is None:
-                continue
-            rank = (view.date_modified.timestamp() if view.date_modified else 0.0, view.position, view.registration_code)
-            if planned.key not in winners or rank > winners[planned.key]:
-                winners[planned.key] = rank
-    return winners, total
+@dataclass
+class _Chunk:
+    """The registrations walked since the previous chunk: the leads to send (by lookup key), and
+    what to record for the others. Nothing is recorded before the chunk commits, so a chunk that
+    never goes (a crash, a cancel) leaves no trace and is walked again on resume."""
+
+    leads: dict[str, Planned] = field(default_factory=dict)
+    skips: list[tuple[str, str, str]] = field(default_factory=list)  # record key, code, message
+    unchanged: int = 0
+    done: int = 0      # registrations walked by the end of this chunk (progress)
+    position: int = 0  # the last registration position it covers (checkpoint)
 
 
 class _Sender:
-    """Second pass: walks the registrations in position order, records what cannot be sent and
-    sends the rest in sequential chunks, committing after each.
+    """Walks the registrations in position order, de-duplicates keys, and sends chunks one after
+    the other, each committed (records, lead ids, ledger, checkpoint) before the next one goes.
+
+    The Sync Leads call of one chunk runs on a thread of its own while this thread reads and maps
+    the registrations of the next: that work then hides behind the call and the rate limiter's
+    wait. At most one call is in flight, so no key is ever in two concurrent calls.
 
     A new attempt of the same run goes on after the saved position. A later run resuming after a
     quota stop does too, unless incremental: then it walks everything again and the ledger keeps
     what was already sent from going twice (and sends what changed in between)."""
 
-    def __init__(self, ctx: JobContext, client: MarketoClient, params: dict[str, Any], winners: dict[str, Any]):
-        self.ctx, self.client, self.params, self.winners = ctx, client, params, winners
+    def __init__(self, ctx: JobContext, client: MarketoClient, params: dict[str, Any], planner: _Planner):
+        self.ctx, self.client, self.params, self.planner = ctx, client, params, planner
         state = ctx.checkpoint.load() or {}
-        self.position, self.sent = state.get("after", 0), state.get("sent", 0)
+        position, self.sent = state.get("after", 0), state.get("sent", 0)
         same_run = state.get("run_id") == ctx.run_id
-        self.skip_upto = self.position if same_run or not params["incremental"] else 0
-        self.chunk: list[Planned] = []
-        self.sent_by: dict[str, str] = {}  # lookup key -> registration code sent with it in this run
-        self.done = self.unchanged = 0
+        self.skip_upto = position if same_run or not params["incremental"] else 0
+        self.chunk = _Chunk(position=position)
+        self.claims = KeyClaims()
+        self.in_flight: tuple[_Chunk, Future] | None = None
+        self.done = self.unchanged = self.superseded = 0
 
-    def send(self, batches, total: int) -> None:
-        ctx, limit = self.ctx, self.params["max_records"]
+    def recall(self, batches: Iterable[list[RegistrationView]]) -> None:
+        """Before resuming after the checkpoint: the keys of the registrations it covers."""
         for batch in batches:
-            planned = [_plan(ctx, self.params, view) for view in batch]
-            prints = {p.view.registration_code: p.fingerprint for p in planned if p.key}
-            fresh = ctx.ledger.changed(prints) if self.params["incremental"] else prints
-            for p in planned:
-                self.done, self.position = self.done + 1, max(self.position, p.view.position)
-                if not self._sendable(p, fresh):
-                    continue
-                self.sent_by[p.key] = p.view.registration_code
-                self.chunk.append(p)
-                if len(self.chunk) == CHUNK_SIZE or (limit and self.sent + len(self.chunk) >= limit):
-                    self._flush(total)
-                    if (limit and self.sent >= limit) or ctx.cancelled():
-                        ctx.log.info("stopped after %s leads", self.sent)
-                        return
-        self._flush(total)
+            for view in batch:
+                if view.position > self.skip_upto:
+                    return
+                p = self.planner.plan(view)
+                if p.key is not None:
+                    self.claims.recall(p.key, view.registration_code, p.record_key, modified_rank(view.date_modified),
+                                       lead_id_of(view))
+
+    def send(self, batches: Iterable[list[RegistrationView]]) -> None:
+        ctx, limit, incremental = self.ctx, self.params["max_records"], self.params["incremental"]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="marketo-sync") as courier:
+            for batch in batches:
+                planned = [self.planner.plan(view) for view in batch]
+                fresh = ctx.ledger.changed({p.view.registration_code: p.fingerprint for p in planned if p.key}) \
+                    if incremental else None
+                for p in planned:
+                    self.done += 1
+                    self.chunk.done, self.chunk.position = self.done, max(self.chunk.position, p.view.position)
+                    self._take(p, fresh)
+                    if len(self.chunk.leads) == CHUNK_SIZE or (limit and self._sending() >= limit):
+                        if not self._dispatch(courier) or (limit and self._sending() >= limit):
+                            self._settle()
+                            ctx.log.info("stopped after %s leads", self.sent)
+                            return
+            self._dispatch(courier)
+            self._settle()
         if self.unchanged:
             ctx.log.info("%s registrations unchanged since they were last sent", self.unchanged)
+        if self.superseded:
+            ctx.log.info("%s registrations updated a lead that an earlier registration of this run, with the same "
+                         "%s, had sent: its lead id stays on that registration's profile", self.superseded,
+                         self.params["lookup_field"])
         ctx.log.info("%s leads sent to Marketo", self.sent)
 
-    def _sendable(self, p: Planned, fresh: dict[str, str]) -> bool:
-        """Whether ``p`` goes in the chunk; records why not when it is a problem."""
-        key = registration_key(p.view)
+    def _sending(self) -> int:
+        """Leads sent, in flight and in the chunk being filled."""
+        return self.sent + (len(self.in_flight[0].leads) if self.in_flight else 0) + len(self.chunk.leads)
+
+    def _take(self, p: Planned, fresh: dict[str, str] | None) -> None:
+        """Put ``p`` in the chunk, or note why not (see the module docstring for the rules)."""
+        chunk = self.chunk
         if p.key is None:
-            self.ctx.record(key, "skipped", p.code, p.message, stage="map")
+            chunk.skips.append((p.record_key, p.code, p.message))
+            return
+        verdict, before = self.claims.claim(p.key, p.view.registration_code, p.record_key,
+                                            modified_rank(p.view.date_modified))
+        if verdict is Verdict.OLDER:
+            chunk.skips.append(self._duplicate(p.record_key, p, before.code))
+            return
+        replaced = chunk.leads.pop(p.key, None)
+        if replaced is not None:
+            chunk.skips.append(self._duplicate(replaced.record_key, replaced, p.view.registration_code))
+        must_go = verdict is Verdict.NEWER and before.sent  # the lead got older data in this run
+        if fresh is not None and p.view.registration_code not in fresh and not must_go:
+            chunk.unchanged += 1
+            return
+        chunk.leads[p.key] = p
+
+    def _duplicate(self, record_key: str, p: Planned, winner: str) -> tuple[str, str, str]:
+        lookup = self.params["lookup_field"]
+        return (record_key, "duplicate_in_batch", f"registration {winner} has the same {lookup} ({p.payload[lookup]}) "
+                                                  "and was modified last: only its data is sent")
+
+    def _dispatch(self, courier: ThreadPoolExecutor) -> bool:
+        """Close the chunk being filled: commit the one in flight, then send this one (or, with
+        nothing to send, just commit it). False when the run was cancelled meanwhile: the chunk
+        then does not go."""
+        chunk, self.chunk = self.chunk, _Chunk(done=self.done, position=self.chunk.position)
+        self._settle()
+        if self.ctx.cancelled():
             return False
-        winner = self.winners.get(p.key)
-        if p.key in self.sent_by or (winner is not None and winner[1] != p.view.position):
-            lookup = self.params["lookup_field"]
-            other = self.sent_by.get(p.key) or winner[2]
-            self.ctx.record(key, "skipped", "duplicate_in_batch",
-                            f"registration {other} has the same {lookup} ({p.payload[lookup]}) and was modified "
-                            "last: only its data is sent", stage="map")
-            return False
-        if p.view.registration_code not in fresh:
-            self.unchanged += 1
-            return False
+        if not chunk.leads:
+            self._commit(chunk, [])
+            return True
+        for key in chunk.leads:
+            self.claims.sent(key, None)
+        payloads = [p.payload for p in chunk.leads.values()]
+        self.in_flight = (chunk, courier.submit(self.client.sync_leads, payloads, action="createOrUpdate",
+                                                lookup_field=self.params["lookup_field"],
+                                                partition_name=self.params["partition_name"]))
         return True
 
-    def _flush(self, total: int) -> None:
-        """Send the chunk (if any), record each row, link lead ids, and commit it all."""
-        if self.chunk:
-            results = self.client.sync_leads([p.payload for p in self.chunk], action="createOrUpdate",
-                                             lookup_field=self.params["lookup_field"],
-                                             partition_name=self.params["partition_name"])
-            if len(results) != len(self.chunk):
-                raise JobFailed(f"Marketo answered {len(results)} results for {len(self.chunk)} leads.", code="bad_answer")
-            self._record(list(zip(self.chunk, results)))
-            self.sent += len(self.chunk)
-            self.chunk = []
-        self.ctx.progress(self.done, total)
-        self.ctx.checkpoint.save({"run_id": self.ctx.run_id, "after": self.position, "sent": self.sent})
+    def _settle(self) -> None:
+        """Wait for the call in flight (its error is raised here) and commit its chunk."""
+        if self.in_flight is not None:
+            (chunk, call), self.in_flight = self.in_flight, None
+            self._commit(chunk, call.result())
+
+    def _commit(self, chunk: _Chunk, results: list[dict[str, Any]]) -> None:
+        """Record the chunk's rows, link lead ids, and commit it all with the checkpoint."""
+        ctx = self.ctx
+        for record_key, code, message in chunk.skips:
+            ctx.record(record_key, "skipped", code, message, stage="map")
+        self.unchanged += chunk.unchanged
+        if chunk.leads:
+            if len(results) != len(chunk.leads):
+                raise JobFailed(f"Marketo answered {len(results)} results for {len(chunk.leads)} leads.", code="bad_answer")
+            self._record(list(zip(chunk.leads.values(), results)))
+            self.sent += len(chunk.leads)
+        ctx.progress(chunk.done)
+        ctx.checkpoint.save({"run_id": ctx.run_id, "after": chunk.position, "sent": self.sent})
 
     def _record(self, rows: list[tuple[Planned, dict[str, Any]]]) -> None:
-        ctx = self.ctx
-        links = {registration_key(p.view): (p.view, r["id"]) for p, r in rows if r.get("status") in ("created", "updated")}
+        ctx, claims = self.ctx, self.claims
+        links = {p.record_key: (p.view, r["id"]) for p, r in rows if r.get("status") in ("created", "updated")}
         failed_links = link_lead_ids(ctx, links)
         done = {}
         for p, r in rows:
-            key, status = registration_key(p.view), r.get("status")
-            if key in failed_links:
-                link = failed_links[key]
+            key, status = p.record_key, r.get("status")
+            link = failed_links.get(key)
+            if link is not None and link.code == "external_id_taken" and claims.linked_earlier(p.key, r["id"]):
+                self.superseded += 1  # an earlier holder of the key, on another profile, keeps the lead id
+                link = None
+            if link is not None:
                 ctx.record(key, "failed", link.code, f"Marketo {status} lead {r['id']}, but it cannot be kept on the "
                                                      f"profile: {link.message}", stage="link")
             elif status in ("created", "updated"):
@@ -220,6 +319,8 @@ class _Sender:
             else:
                 code, message = reason_of(r)
                 ctx.record(key, "skipped" if code in EXPECTED_SKIPS else "failed", code, message, stage="load")
+            if status in ("created", "updated"):
+                claims.sent(p.key, r["id"])
         ctx.ledger.put(done)
 
 

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from marshmallow import Schema, fields
 
-from connectors import JobContext, JobFailed, RegistrationView
+from connectors import JobContext, JobFailed, Mappings, RegistrationView
 
 from .common import LEAD_ID_SYSTEM
 
@@ -59,6 +59,41 @@ def mapping_source(view: RegistrationView) -> dict[str, Any]:
                    "registration.status_label": view.status_label,
                    "registration.attendee_type_code": view.attendee_type_code})
     return record
+
+
+#: the registration's own fields that ``mapping_source`` offers, by the attribute holding each
+REGISTRATION_SOURCES = {f"registration.{name}": name for name in ("registration_code", "status_label", "attendee_type_code")}
+
+
+class OutboundMapper:
+    """The outbound mapping resolved once per run: ``payload(view)`` equals
+    ``ctx.mappings.apply("outbound", mapping_source(view))`` with empty values left out (never
+    blank a lead field), but reads each mapped field straight from the registration, without
+    building the source dict for every one of them."""
+
+    def __init__(self, mappings: Mappings):
+        self._reads = []  # (from the profile?, field or attribute, remote field, convert), in mapping order
+        for source, target, convert in mappings.rules("outbound"):
+            obj, _, name = source.partition(".")
+            if obj == "profile":
+                self._reads.append((True, name, target, convert))
+            elif source in REGISTRATION_SOURCES:
+                self._reads.append((False, REGISTRATION_SOURCES[source], target, convert))
+
+    def payload(self, view: RegistrationView) -> dict[str, Any]:
+        profile, out = view.profile, {}
+        for from_profile, name, target, convert in self._reads:
+            if from_profile:
+                if name not in profile:
+                    continue
+                value = convert(profile[name])
+            else:
+                value = convert(getattr(view, name))
+            if value is None or value == "":
+                out.pop(target, None)  # as apply would: a later mapping of the same field overrides
+            else:
+                out[target] = value
+        return out
 
 
 def lead_id_of(view: RegistrationView) -> int | None:
