@@ -107,8 +107,8 @@ class ContactBatches(BulkBatches):
         if p.key in self.sent_by or (winner is not None and winner[1] != p.view.position):
             other = self.sent_by.get(p.key) or winner[2]
             self.note(key, "skipped", "duplicate_email",
-                            f"registration {other} has the same email ({p.row['C_EmailAddress']}) and was modified "
-                            "last: only its data is sent", stage="map")
+                      f"registration {other} has the same email ({p.row['C_EmailAddress']}) and was modified last: "
+                      "only its data is sent", stage="map")
             return False
         if p.view.registration_code not in fresh:
             self.unchanged += 1
