@@ -30,6 +30,14 @@ LIVE_RECORDER = """
 """
 
 
+def expect(target: Any) -> Any:
+    """Playwright's retrying ``expect`` (imported late, so that collecting the tests never needs
+    Playwright: without it they skip, or fail under CI, through the fixtures)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
 def open_event_connectors(page: Any, base_url: str, event_name: str) -> None:
     """Events page -> the event's row -> Connectors."""
     page.goto(base_url)

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from .browser import PHONE, horizontal_overflow, open_context
-from .pages import (live_updates, open_event_connectors, open_new_event_job, run_status, shown_while_polling,
+from .pages import (expect, live_updates, open_event_connectors, open_new_event_job, run_status, shown_while_polling,
                     submit_job, wait_for_run_end)
 
 pytestmark = pytest.mark.browser
@@ -55,7 +55,7 @@ def test_log_in_with_the_form_and_a_wrong_password_is_refused(page_as, demo_app)
     page.get_by_label("Login (e-mail)").fill("admin@demo.example")
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_text("Invalid login or password.").is_visible()
+    expect(page.get_by_text("Invalid login or password.")).to_be_visible()
 
     page.get_by_label("Password").fill("demo-admin")
     page.get_by_role("button", name="Log in").click()
