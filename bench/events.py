@@ -1,0 +1,495 @@
+#!/usr/bin/env python
+"""Status-change events to Eloqua activities, and the Eloqua contact import: how fast, how much memory.
+
+    .venv/bin/python bench/events.py                  # both scenarios at the issue's sizes (~10 min)
+    .venv/bin/python bench/events.py --quick          # low rate, small sizes (about two minutes)
+    .venv/bin/python bench/events.py --scenario events --rate 200 --seconds 60
+
+Scenarios (docs/performance.md explains the figures):
+
+* ``events``: a writer process changes registration statuses through the shared writer
+  (``change_status``: the change, its event and its outbox row in one transaction) at a steady
+  rate; ``connectors relay``, ``connectors dispatcher`` and ``connectors worker`` run as separate
+  processes on RabbitMQ, as in production, and the enabled job "Create Eloqua Activity upon Reg
+  Status Change" (accepted by the worker first) turns each change into one activity in the Eloqua
+  sandbox, which runs in a process of its own with a small per-call latency. Measured: the time
+  from the writer's commit to the sandbox creating the activity (one clock: ``time.time()`` on this
+  machine), p50 / p95 / p99 / max, and the events lost (no activity after the drain) or duplicated
+  (more than one). On PostgreSQL and on SQLite; baseline: the same on the embedded ``memory://``
+  bus (relay, dispatcher and worker as threads of the writer's process: the in-memory transport
+  does not cross processes).
+* ``import``: Import Eloqua Contacts as Registrations of one contact list (Bulk export) at two
+  sizes: wall time, contacts per second, ``ru_maxrss`` growth, and tracemalloc's peak in a second run.
+
+Each case runs in a fresh interpreter (``common.run_child``); the sandbox is forked from it first.
+Figures are printed as tables and written as JSON (default ``bench/results/events-<timestamp>.json``).
+Exit status 1 when a case failed, lost or duplicated an event.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from common import (  # noqa: E402
+    DEFAULT_POSTGRES, MemoryProbe, machine, postgres_database, postgres_reachable, run_child, table, write_json,
+)
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+REG_JOB = "eloqua.activity_on_registration_status"
+IMPORT_JOB = "eloqua.import_contacts_as_registrations"
+ACTIVITY_PATH = "/api/REST/2.0/data/activity"
+LIST_NAME = "Benchmark contacts"
+RABBITMQ = os.environ.get("CONNECTORS_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
+GOAL_P99 = 1.0
+
+FULL = {"rate": 200, "seconds": 60, "drain": 60, "latency": 0.02, "import_sizes": [10_000, 100_000],
+        "databases": ["postgresql", "sqlite"], "baseline": True}
+QUICK = {"rate": 20, "seconds": 3, "drain": 20, "latency": 0.02, "import_sizes": [500, 2_000],
+         "databases": ["postgresql"], "baseline": True}
+
+
+# -- the Eloqua sandbox, in a process of its own --------------------------------------------------------
+class SandboxProcess:
+    """A seeded ``EloquaSandbox`` served from a forked child with ``people`` extra contacts
+    (``bench<i>@example.com``), all in the list ``LIST_NAME``, and ``latency`` seconds per call."""
+
+    def __init__(self, people: int, latency: float):
+        self.options = {"people": people, "latency": latency}
+        self.connection: dict[str, Any] = {}
+        self.contact_ids: list[int] = []
+
+    def __enter__(self) -> "SandboxProcess":
+        context = multiprocessing.get_context("fork")  # before the case starts any thread
+        self._pipe, child_end = context.Pipe()
+        self._process = context.Process(target=_serve_sandbox, args=(child_end, self.options), daemon=True)
+        self._process.start()
+        self.connection, self.contact_ids = self._pipe.recv()
+        return self
+
+    def ask(self, what: str) -> Any:
+        self._pipe.send(what)
+        return self._pipe.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self._pipe.send("stop")
+        self._process.join(30)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+def _serve_sandbox(pipe: Any, options: dict[str, Any]) -> None:
+    from connectors_eloqua.sandbox import start_sandbox
+
+    sandbox = start_sandbox()  # the demo's data: asset types with their activity types, campaigns
+    ids = [c["id"] for c in sandbox.add_contacts(
+        {"C_EmailAddress": f"bench{i}@example.com", "C_FirstName": f"First{i % 97}", "C_LastName": f"Last{i % 89}",
+         "C_Company": f"Company {i % 41}", "C_City": "Lyon", "C_Country": "France"} for i in range(options["people"]))]
+    sandbox.add_list(LIST_NAME, ids)
+    sandbox.set_latency(options["latency"])
+    pipe.send((sandbox.connection, ids))
+    while (command := pipe.recv()) != "stop":
+        if command == "activities":  # (created at, contact id, activity id) of every activity created
+            pipe.send([(e.timestamp, int(e.body["contactId"]), (e.response or {}).get("id"))
+                       for e in sandbox.journal.filter("POST", r"(?i)/api/rest/2\.0/data/activity", status=201)])
+        elif command == "count":
+            with sandbox.lock:
+                pipe.send(len(sandbox.activities.activities))
+        elif command == "stored":  # contact id of every activity the store holds (the truth for duplicates)
+            with sandbox.lock:
+                pipe.send([a.contact_id for a in sandbox.activities.activities.values()])
+        elif command == "calls":
+            entries = sandbox.journal.entries()
+            counts: dict[str, int] = {}
+            for e in entries:
+                key = f"{e.method} {e.path} {e.status}"
+                counts[key] = counts.get(key, 0) + 1
+            pipe.send(counts)
+    sandbox.stop()
+
+
+# -- a database of its own -------------------------------------------------------------------------------
+@contextmanager
+def database(kind: str, admin_url: str) -> Iterator[str]:
+    if kind == "postgresql":
+        with postgres_database(admin_url, prefix="bench_events") as url:
+            yield url
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-events-") as folder:
+            yield f"sqlite:///{folder}/connectors.db"
+
+
+def seed(services: Any, connection: dict[str, Any], contact_ids: list[int]) -> tuple[int, list[int]]:
+    """Account, event, the Eloqua configuration and one registration per contact (its Eloqua id
+    stored, as an import leaves it); returns the event id and the registration ids."""
+    from connectors.db import transaction
+    from connectors.models import Profile, Registration, utcnow
+    from connectors.seed import configure_plugin, get_or_create_account, get_or_create_event
+
+    with transaction(services.factory) as s:
+        account = get_or_create_account(s, "BENCH", "Benchmark account")
+        event = get_or_create_event(s, account, "BENCH26", "Benchmark Summit")
+        configure_plugin(s, services.registry, services.box, account, "eloqua", connection)
+        now = utcnow()
+        profiles = s.execute(insert(Profile).returning(Profile.id), [
+            {"account_id": account.id, "pin": f"P{i:09d}", "email": f"bench{i}@example.com", "first_name": "Bench",
+             "last_name": f"Person{i}", "external_ids": {"eloqua_contact_id": str(cid)}}
+            for i, cid in enumerate(contact_ids)]).scalars().all()
+        regs = s.execute(insert(Registration).returning(Registration.id), [
+            {"event_id": event.id, "profile_id": pid, "registration_code": f"RB{i:09d}", "attendee_type_code": "Attendee",
+             "status_label": "New", "source": "bench", "external_ids": {"eloqua_contact_id": str(cid)}, "version": 1,
+             "date_created": now, "date_modified": now}
+            for i, (pid, cid) in enumerate(zip(profiles, contact_ids))]).scalars().all()
+        return event.id, list(regs)
+
+
+def submit_job(services: Any, event_id: int) -> int:
+    from connectors.db import transaction
+    from connectors.jobs.submit import submit
+    from connectors.models import Event
+
+    with transaction(services.factory) as s:
+        event = s.get(Event, event_id)
+        job = submit(s, services.registry, account=event.account, event=event, job_type_key=REG_JOB, params={},
+                     via="bench")
+        return job.id
+
+
+def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(step)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# -- the processes of production ------------------------------------------------------------------------
+class Processes:
+    """``connectors worker``, ``relay`` and ``dispatcher``, each a process, stopped by SIGTERM."""
+
+    def __init__(self, env: dict[str, str], log: Path, names: tuple[str, ...] = ("worker", "relay", "dispatcher")):
+        self.env, self.log, self.names = env, log, names
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def __enter__(self) -> "Processes":
+        with self.log.open("ab") as log:  # each child keeps its own handle
+            for name in self.names:
+                self.procs[name] = subprocess.Popen([sys.executable, "-m", "connectors", name], env=self.env, cwd=ROOT,
+                                                    stdout=log, stderr=log)
+        return self
+
+    def problems(self) -> list[str]:
+        """Warnings, errors and tracebacks the processes logged (their INFO lines are left out)."""
+        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        return [line for line in lines if any(word in line for word in ("WARNING", "ERROR", "Traceback"))][:20]
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU each process has used so far (from /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for name, proc in self.procs.items():
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[name] = round((int(fields[11]) + int(fields[12])) / ticks, 1)
+            except (OSError, IndexError, ValueError):
+                out[name] = None
+        return out
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# -- case: status changes -> activities -----------------------------------------------------------------
+def events_case(case: dict[str, Any]) -> dict[str, Any]:
+    n = int(case["rate"] * case["seconds"])
+    with SandboxProcess(n, case["latency"]) as sandbox, ExitStack() as stack:
+        from connectors.config import Settings
+        from connectors.migrations import upgrade
+        from connectors.services import Services
+
+        url = stack.enter_context(database(case["database"], case["postgres"]))
+        upgrade(url)
+        broker = RABBITMQ if case["bus"] == "amqp" else "memory://"
+        namespace = f"bench{uuid.uuid4().hex[:8]}"
+        secret = uuid.uuid4().hex
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-events-instance-"))
+        settings = Settings(database_url=url, broker_url=broker, bus_namespace=namespace, secret_key=secret,
+                            instance_dir=Path(folder))
+        services = Services.from_settings(settings)
+        stack.callback(services.close)
+        event_id, reg_ids = seed(services, sandbox.connection, sandbox.contact_ids)
+        contact_of = dict(zip(reg_ids, sandbox.contact_ids))
+        job_id = submit_job(services, event_id)
+        load_before = os.getloadavg()[0]
+        if case["bus"] == "amqp":
+            env = {**os.environ, "CONNECTORS_DATABASE_URL": url, "CONNECTORS_BROKER_URL": broker,
+                   "CONNECTORS_BUS_NAMESPACE": namespace, "CONNECTORS_SECRET_KEY": secret,
+                   "CONNECTORS_INSTANCE_DIR": folder}
+            stack.callback(_delete_topology, broker, namespace)  # after the processes stopped
+            procs = stack.enter_context(Processes(env, Path(folder) / "processes.log"))
+        else:
+            from connectors.bus import Embedded
+            procs = None
+            stack.enter_context(Embedded(services, interval=0.05))
+        wait_until(lambda: _validation_state(services, job_id) == "valid", 120, "the worker to accept the job")
+        if procs is not None:
+            time.sleep(1.0)  # the dispatcher has declared and bound its queue
+        writes, write_seconds = write_changes(services, event_id, reg_ids, case["rate"])
+        drain_started = time.time()
+        _wait_for_activities(sandbox, n, case["drain"])
+        time.sleep(1.0)  # room for a wrong second activity to show
+        cpu = procs.cpu_seconds() if procs is not None else {}
+        problems = procs.problems() if procs is not None else []
+        drained_after = round(time.time() - drain_started, 1)
+        created = sandbox.ask("activities")
+        stored = sandbox.ask("stored")
+        calls = sandbox.ask("calls")
+        states = _delivery_states(services)
+    result = summarise(case, n, writes, write_seconds, created, stored, contact_of, states, calls, cpu,
+                       drained_after, [load_before, os.getloadavg()[0]])
+    return {**result, "process_problems": problems}
+
+
+def _wait_for_activities(sandbox: SandboxProcess, n: int, drain: float) -> bool:
+    """Wait up to ``drain`` seconds for ``n`` activities; False when they did not all come (lost)."""
+    try:
+        wait_until(lambda: sandbox.ask("count") >= n, drain, "every activity", step=0.25)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _validation_state(services: Any, job_id: int) -> str | None:
+    from connectors.models import Job
+
+    with services.factory() as s:
+        return s.get(Job, job_id).validation_state
+
+
+def _delivery_states(services: Any) -> dict[str, int]:
+    from connectors.models import Delivery
+
+    with services.factory() as s:
+        return dict(s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
+
+
+def _delete_topology(url: str, namespace: str) -> None:
+    from connectors.bus import Topology, connect
+
+    conn = connect(url)
+    try:
+        Topology.for_url(url, namespace).delete(conn.default_channel)
+    finally:
+        conn.release()
+
+
+def write_changes(services: Any, event_id: int, reg_ids: list[int], rate: float) -> tuple[list[tuple], float]:
+    """Each registration New -> Attended, one transaction each, at ``rate`` per second (never in a
+    burst: a late write goes at once, the ones after keep their slots). (reg id, event id, commit time)."""
+    from connectors.db import transaction
+    from connectors.models import Event, Registration
+    from connectors.status_changes import change_status
+
+    writes = []
+    started = time.time()
+    for i, reg_id in enumerate(reg_ids):
+        pause = started + i / rate - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        with transaction(services.factory) as s:
+            event = s.get(Event, event_id)
+            outcome = change_status(s, account_code="BENCH", event=event, registration=s.get(Registration, reg_id),
+                                    type="registration.status_changed", status="Attended",
+                                    actor={"type": "system", "id": "bench"})
+        writes.append((reg_id, outcome.event_id, time.time()))
+    return writes, time.time() - started
+
+
+def summarise(case, n, writes, write_seconds, created, stored, contact_of, states, calls, cpu, drained_after,
+              load) -> dict[str, Any]:
+    first_at: dict[int, float] = {}
+    for at, contact_id, _ in created:
+        first_at[contact_id] = min(at, first_at.get(contact_id, at))
+    per_contact: dict[int, int] = {}
+    for contact_id in stored:
+        per_contact[contact_id] = per_contact.get(contact_id, 0) + 1
+    latencies, lost = [], 0
+    for reg_id, _, committed in writes:
+        at = first_at.get(contact_of[reg_id])
+        if at is None:
+            lost += 1
+        else:
+            latencies.append(at - committed)
+    duplicated = sum(1 for count in per_contact.values() if count > 1)
+    return {"database": case["database"], "bus": case["bus"], "events": n, "rate": case["rate"],
+            "achieved_rate": round(len(writes) / write_seconds, 1) if write_seconds else None,
+            "write_seconds": round(write_seconds, 1), "sandbox_latency": case["latency"],
+            "activities": len(stored), "lost": lost, "duplicated": duplicated, "latency": percentiles(latencies),
+            "goal_met": bool(latencies) and lost == 0 and duplicated == 0 and percentiles(latencies)["p99"] < GOAL_P99,
+            "deliveries": states, "drained_after_seconds": drained_after, "cpu_seconds": cpu,
+            "sandbox_calls": calls, "load_average": load}
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None, "mean": None}
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]  # noqa: E731
+    return {"p50": round(pick(0.50), 3), "p95": round(pick(0.95), 3), "p99": round(pick(0.99), 3),
+            "max": round(ordered[-1], 3), "mean": round(statistics.fmean(ordered), 3)}
+
+
+# -- case: bulk contact import ------------------------------------------------------------------------------
+def import_case(case: dict[str, Any]) -> dict[str, Any]:
+    n = case["contacts"]
+    with SandboxProcess(n, 0.0) as sandbox, database("postgresql", case["postgres"]) as url:
+        from connectors.models import Registration
+        from connectors.testing import Harness
+
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
+            harness = Harness(folder, database_url=url)
+            harness.configure("eloqua", sandbox.connection)
+            load_before = os.getloadavg()[0]
+            started = time.perf_counter()
+            with MemoryProbe(trace=case["trace"]) as memory:
+                result = harness.run(IMPORT_JOB, {"contact_list_name": LIST_NAME})
+            wall = time.perf_counter() - started
+            with harness.factory() as s:
+                imported = s.scalar(select(func.count()).select_from(Registration))
+            harness.close()
+    return {"contacts": n, "traced": case["trace"], "status": result.status, "error": result.error,
+            "counters": result.counters, "imported": imported, "wall_seconds": round(wall, 2),
+            "contacts_per_second": round(n / wall, 1), "rss_before_mb": round(memory.rss_before_mb, 1),
+            "rss_delta_mb": memory.rss_delta_mb, "traced_peak_mb": memory.traced_peak_mb,
+            "load_average": [load_before, os.getloadavg()[0]]}
+
+
+# -- driver --------------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="low rate, small sizes")
+    parser.add_argument("--scenario", choices=["events", "import", "all"], default="all")
+    parser.add_argument("--rate", type=float, help="status changes per second")
+    parser.add_argument("--seconds", type=float, help="how long the writer writes")
+    parser.add_argument("--drain", type=float, help="seconds to wait for the last activities")
+    parser.add_argument("--latency", type=float, help="the sandbox's seconds per call")
+    parser.add_argument("--databases", help="postgresql,sqlite")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the memory:// run")
+    parser.add_argument("--import-sizes", help="contacts per import, e.g. 10000,100000")
+    parser.add_argument("--no-trace", action="store_true", help="skip the tracemalloc runs of the import")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="admin URL of the PostgreSQL server")
+    parser.add_argument("--output", type=Path)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--case-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        case = json.loads(args.case)
+        result = events_case(case) if case["kind"] == "events" else import_case(case)
+        args.case_out.write_text(json.dumps(result, default=str))
+        return 0
+
+    p = dict(QUICK if args.quick else FULL)
+    for key in ("rate", "seconds", "drain", "latency"):
+        if getattr(args, key) is not None:
+            p[key] = getattr(args, key)
+    if args.databases:
+        p["databases"] = args.databases.split(",")
+    if args.import_sizes:
+        p["import_sizes"] = [int(x) for x in args.import_sizes.split(",")]
+    p["baseline"] = p["baseline"] and not args.no_baseline
+    p["quick"], p["trace"] = args.quick, not args.no_trace
+    if not postgres_reachable(args.postgres):
+        print(f"PostgreSQL is not reachable at {args.postgres}", file=sys.stderr)
+        return 2
+    data: dict[str, Any] = {"machine": machine(args.postgres), "parameters": p, "failures": [],
+                            "load_average_start": os.getloadavg(), "scenarios": {}}
+    if args.scenario in ("events", "all"):
+        data["scenarios"]["events"] = run_events(p, args.postgres, data["failures"])
+    if args.scenario in ("import", "all"):
+        data["scenarios"]["import"] = run_imports(p, args.postgres, data["failures"])
+    out = args.output or HERE / "results" / f"events-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    write_json(out, data)
+    print(f"\nfigures written to {out}")
+    return 1 if data["failures"] else 0
+
+
+def _case(case: dict[str, Any], failures: list[str]) -> dict[str, Any] | None:
+    try:
+        return run_child(Path(__file__), case, timeout=3600)
+    except Exception as exc:  # noqa: BLE001 - a failed case is reported, the others still run
+        failures.append(f"{case}: {exc}")
+        print(f"case failed: {case}: {exc}", file=sys.stderr)
+        return None
+
+
+def run_events(p: dict[str, Any], postgres: str, failures: list[str]) -> list[dict[str, Any]]:
+    cases = [("amqp", db) for db in p["databases"]] + ([("memory", "postgresql")] if p["baseline"] else [])
+    runs = []
+    for bus, db in cases:
+        print(f"events: {p['rate']:g}/s for {p['seconds']:g}s, {db}, {bus} ...", file=sys.stderr, flush=True)
+        result = _case({"kind": "events", "bus": bus, "database": db, "rate": p["rate"], "seconds": p["seconds"],
+                        "drain": p["drain"], "latency": p["latency"], "postgres": postgres}, failures)
+        if result is None:
+            continue
+        if result["lost"] or result["duplicated"]:
+            failures.append(f"events {db}/{bus}: lost {result['lost']}, duplicated {result['duplicated']}")
+        runs.append(result)
+    print("\nStatus change -> Eloqua activity (seconds from the writer's commit to the sandbox's create)\n")
+    print(table(["database", "bus", "events", "rate (achieved)", "p50", "p95", "p99", "max", "lost", "duplicated",
+                 "p99 < 1 s", "CPU s (worker/relay/dispatcher)", "load"],
+                [[r["database"], r["bus"], r["events"], f"{r['rate']:g} ({r['achieved_rate']})", r["latency"]["p50"],
+                  r["latency"]["p95"], r["latency"]["p99"], r["latency"]["max"], r["lost"], r["duplicated"],
+                  r["goal_met"], "/".join(str(r["cpu_seconds"].get(k, "–")) for k in ("worker", "relay", "dispatcher")),
+                  f"{r['load_average'][0]:.1f}→{r['load_average'][1]:.1f}"] for r in runs]))
+    return runs
+
+
+def run_imports(p: dict[str, Any], postgres: str, failures: list[str]) -> list[dict[str, Any]]:
+    runs = []
+    for trace in ([False, True] if p["trace"] else [False]):
+        for n in p["import_sizes"]:
+            print(f"import: {n:,} contacts{' (tracemalloc)' if trace else ''} ...", file=sys.stderr, flush=True)
+            result = _case({"kind": "import", "contacts": n, "trace": trace, "postgres": postgres}, failures)
+            if result is None:
+                continue
+            if result["status"] != "succeeded" or result["imported"] != n:
+                failures.append(f"import {n}: {result['status']}, {result['imported']} imported: {result['error']}")
+            runs.append(result)
+    print("\nImport Eloqua Contacts as Registrations (one contact list, Bulk export, PostgreSQL)\n")
+    print(table(["contacts", "tracemalloc", "status", "imported", "wall s", "contacts/s", "RSS growth MB",
+                 "traced peak MB", "load"],
+                [[r["contacts"], r["traced"], r["status"], r["imported"], r["wall_seconds"], r["contacts_per_second"],
+                  r["rss_delta_mb"], r["traced_peak_mb"], f"{r['load_average'][0]:.1f}→{r['load_average'][1]:.1f}"]
+                 for r in runs]))
+    return runs
+
+
+if __name__ == "__main__":
+    sys.exit(main())
