@@ -91,3 +91,29 @@ def test_a_duplicate_command_runs_the_task_once_and_a_malformed_one_is_rejected(
     with marketo.read_factory() as s:
         first = s.get(PluginTask, task_id)
         assert first.status == "succeeded" and first.ended_at < s.get(PluginTask, second).started_at
+
+
+def test_the_page_asks_a_worker_and_shows_the_answer(marketo, tmp_path, broker_url, namespace):
+    """The admin's button, a real worker on the bus, the Marketo sandbox, and the page's answer."""
+    from connectors.config import Settings
+    from connectors.seed import get_or_create_account, get_or_create_user
+    from connectors.services import Services
+    from connectors.web import create_app
+
+    with transaction(marketo.factory) as s:
+        get_or_create_user(s, get_or_create_account(s, "TEST", "Test account"), "ada@test.example", "Ada",
+                           "administrator", "pw")
+    services = Services(settings=Settings(instance_dir=tmp_path, secret_key="web-key"), engine=marketo.engine,
+                        factory=marketo.factory, read_factory=marketo.read_factory, registry=marketo.registry,
+                        box=marketo.box)
+    client = create_app(services, {"TESTING": True, "WTF_CSRF_ENABLED": False}).test_client()
+    assert client.post("/login", data={"login": "ada@test.example", "password": "pw"}).status_code == 302
+    page = f"/account/plugins/{config_id(marketo)}"
+    assert client.post(page + "/test").status_code == 302
+    assert client.get(page + "/tasks.json").get_json()["active"]
+    with bus_running(marketo, broker_url, namespace):
+        state = wait_for(lambda: (lambda s: None if s["active"] else s)(client.get(page + "/tasks.json").get_json()),
+                         what="the answer on tasks.json")
+    assert state["check"]["status"] == "succeeded" and state["last_test_result"].startswith("OK: Connected to Marketo;")
+    html = client.get(page).get_data(as_text=True)
+    assert "Connected to Marketo;" in html and "lead fields available" in html and "marketo-sandbox-secret" not in html
