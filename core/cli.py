@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from .config import VARIABLES, Settings
 from .db import transaction
-from .models import Account, Event, Job, JobRun, RunRecord
+from .models import Account, Event, Job, JobRun, RunRecord, User
 from .secrets import secret_field_names
 from .services import Services
 
@@ -46,6 +46,8 @@ def cmd_web(args) -> int:
     app = create_app(services)
     host, port = args.host or services.settings.host, args.port or services.settings.port
     print(f"admin on http://{host}:{port}/  (for production: gunicorn 'connectors.web:create_app()')")
+    if services.settings.secure_cookies is not False:
+        print("session cookies are Secure: log in through https, or set CONNECTORS_SECURE_COOKIES=0 for plain http")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
     return 0
 
@@ -109,6 +111,8 @@ def cmd_demo(args) -> int:
     settings = Settings()
     if args.port:
         settings.port = args.port
+    if settings.secure_cookies is None:
+        settings.secure_cookies = False  # the demo is served over plain http
     upgrade(settings.database_url)
     services = Services.from_settings(settings)
     for error in services.registry.load_errors:
@@ -329,6 +333,47 @@ def cmd_tokens_create(args) -> int:
     return 0
 
 
+def _user_and_event(s, login: str, event_code: str) -> tuple[User, Event]:
+    user = s.scalar(select(User).where(User.login == login))
+    if user is None:
+        raise SystemExit(f"no user {login!r}")
+    event = s.scalar(select(Event).where(Event.account_id == user.account_id, Event.event_code == event_code))
+    if event is None:
+        raise SystemExit(f"no event {event_code!r} in the account of {login}")
+    return user, event
+
+
+def cmd_users_assign(args) -> int:
+    from .event_access import AssignmentError, assign_event, unassign_event
+
+    services = _services(args)
+    try:
+        with transaction(services.factory) as s:
+            user, event = _user_and_event(s, args.login, args.event)
+            changed = (assign_event if args.assign else unassign_event)(s, user, event)
+    except AssignmentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    verb = "assigned to" if args.assign else "unassigned from"
+    print(f"{args.login} {verb} {args.event}" + ("" if changed else " already"))
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    from .event_access import assigned_event_codes
+
+    services = _services(args)
+    with services.factory() as s:
+        q = select(User, Account).join(Account, Account.id == User.account_id).order_by(Account.account_code, User.login)
+        if args.account:
+            q = q.where(Account.account_code == args.account)
+        for user, account in s.execute(q):
+            events = "all events" if user.is_administrator else (", ".join(assigned_event_codes(s, user)) or "no events")
+            print(f"{account.account_code:<10} {user.login:<32} {user.role:<14} {events}"
+                  + ("" if user.is_active else "  (inactive)"))
+    return 0
+
+
 def cmd_config(args) -> int:
     for name, (default, what) in VARIABLES.items():
         print(f"{name:<32} {default:<40} {what}")
@@ -390,6 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--account", required=True)
     tc.add_argument("--name", required=True)
     tc.set_defaults(func=cmd_tokens_create)
+
+    users = sub.add_parser("users", help="users and the events event builders are assigned to")
+    usub = users.add_subparsers(dest="users_command", required=True)
+    ul = usub.add_parser("list", help="users with their role and events")
+    ul.add_argument("--account", help="account code")
+    ul.set_defaults(func=cmd_users_list)
+    for name, assign, what in (("assign-event", True, "let an event builder see an event of their account"),
+                               ("unassign-event", False, "take an event away from an event builder")):
+        ua = usub.add_parser(name, help=what)
+        ua.add_argument("login", help="the user's login (e-mail)")
+        ua.add_argument("event", help="event code")
+        ua.set_defaults(func=cmd_users_assign, assign=assign)
 
     jobs = sub.add_parser("jobs", help="submit and inspect jobs")
     jsub = jobs.add_subparsers(dest="jobs_command", required=True)

@@ -23,12 +23,26 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CONNECTORS_HOST": ("127.0.0.1", "address the admin listens on"),
     "CONNECTORS_PORT": ("8000", "port the admin listens on"),
     "CONNECTORS_SANDBOX_PORT": ("8701", "first port of the demo's sandboxes (one per application)"),
+    "CONNECTORS_SECURE_COOKIES": ("on (off in `connectors demo`)", "session cookie sent over https only: 1/0"),
+    "CONNECTORS_TRUSTED_PROXIES": ("0", "reverse proxies in front of the admin whose X-Forwarded-For/-Proto count"),
 }
 
 
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else None
+
+
+def _env_flag(name: str) -> bool | None:
+    """A yes/no variable; None when unset, so the caller's default applies."""
+    value = _env(name)
+    if value is None:
+        return None
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {value!r}")
 
 
 @dataclass
@@ -48,6 +62,9 @@ class Settings:
     host: str = field(default_factory=lambda: _env("CONNECTORS_HOST") or "127.0.0.1")
     port: int = field(default_factory=lambda: int(_env("CONNECTORS_PORT") or 8000))
     sandbox_port: int = field(default_factory=lambda: int(_env("CONNECTORS_SANDBOX_PORT") or 8701))
+    #: None: the process decides (the admin defaults to secure cookies, the http demo to plain ones).
+    secure_cookies: bool | None = field(default_factory=lambda: _env_flag("CONNECTORS_SECURE_COOKIES"))
+    trusted_proxies: int = field(default_factory=lambda: int(_env("CONNECTORS_TRUSTED_PROXIES") or 0))
 
     def __post_init__(self) -> None:
         self.instance_dir = Path(self.instance_dir)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from .accounts import hash_password
 from .demo_agenda import seed_programme
+from .event_access import assign_event
 from .catalogue import STANDARD_ATTENDEE_TYPES, STANDARD_STATUSES
 from .models import Account, AttendeeType, Event, FieldMapping, PluginConfig, RegistrationStatus, User
 from .plugins import PluginManager
@@ -80,7 +81,8 @@ def configure_plugin(session: Session, registry: PluginManager, box: SecretBox, 
 
 def seed_demo(session: Session, registry: PluginManager, box: SecretBox,
               connections: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Account DEMO, event SUMMIT26, two users, and a configuration per sandboxed application.
+    """Account DEMO, event SUMMIT26, two users (the event builder assigned to SUMMIT26 only), and a
+    configuration per sandboxed application.
     Safe to run on every start: it creates what is missing and refreshes sandbox connections."""
     account = get_or_create_account(session, DEMO_ACCOUNT, "Demo Events Inc.")
     event = get_or_create_event(
@@ -90,8 +92,9 @@ def seed_demo(session: Session, registry: PluginManager, box: SecretBox,
     get_or_create_event(session, account, "WEBINAR26", "Spring Webinar Series", tz="America/New_York",
                         applications=sorted(connections))
     seed_programme(session, account, event)
-    for login, name, role, password in DEMO_USERS:
-        get_or_create_user(session, account, login, name, role, password)
+    users = {login: get_or_create_user(session, account, login, name, role, password)
+             for login, name, role, password in DEMO_USERS}
+    assign_event(session, users["builder@demo.example"], event)  # SUMMIT26 only: WEBINAR26 stays hidden from them
     for application, connection in connections.items():
         configure_plugin(session, registry, box, account, application, connection)
     other = get_or_create_account(session, "OTHER", "Another Customer Ltd.")

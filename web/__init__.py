@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connectors.services import Services
 
@@ -30,17 +31,24 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     """Build the admin. ``services`` defaults to the environment's (``CONNECTORS_*`` variables)."""
     app = Flask(__name__)
     services = services or Services.from_settings()
+    settings = services.settings
+    secure = settings.secure_cookies is not False  # on unless switched off (the http demo does)
     app.config.update(
-        SECRET_KEY=services.settings.ensure_secret_key(),
+        SECRET_KEY=settings.ensure_secret_key(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: long forms stay valid
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.config.update(config or {})
     app.extensions["connectors"] = services
+    if settings.trusted_proxies:  # the client's address (login throttling) and https, as the proxies saw them
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     csrf.init_app(app)
     _init_login(app)
@@ -90,6 +98,8 @@ def _security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.endpoint != "static":
         headers.setdefault("Cache-Control", "no-store")  # account data must not sit in any cache
     return response

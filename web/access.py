@@ -1,7 +1,10 @@
-"""Account-scoped look-ups: the only way views fetch events, jobs and runs by id.
+"""Scoped look-ups: the only way views fetch events, jobs and runs by id.
 
-Every query is filtered by the current user's account, so another account's id is simply not
-found (404, revealing nothing). Account-level jobs are for administrators only (403).
+The rule is ``connectors.event_access``'s: administrators see every event of their account,
+event builders only the events they are assigned to, nobody another account's. Every look-up
+filters in its query, so an event (or its job, run or registration) a user may not see is
+simply not found: 404, the same answer as for another account's, revealing nothing.
+Account-level pages and jobs are for administrators only: 403 for anyone else.
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from flask import abort
 from flask_login import current_user
 from sqlalchemy import select
 
+from connectors.event_access import visible_events_condition, visible_jobs_condition
+from connectors.event_access import visible_events as core_visible_events
 from connectors.models import Event, Job, JobRun, PluginConfig
 from connectors.plugins import PluginManager
 
@@ -20,13 +25,13 @@ def require_admin() -> None:
         abort(403)
 
 
-def account_events() -> list[Event]:
-    return list(get_db().scalars(select(Event).where(Event.account_id == current_user.account_id)
-                                 .order_by(Event.start_date.is_(None), Event.start_date, Event.event_code)))
+def visible_events() -> list[Event]:
+    """The events the current user may see (all of the account's for administrators)."""
+    return core_visible_events(get_db(), current_user)
 
 
 def event_or_404(event_code: str) -> Event:
-    event = get_db().scalar(select(Event).where(Event.account_id == current_user.account_id,
+    event = get_db().scalar(select(Event).where(visible_events_condition(current_user),
                                                 Event.event_code == event_code))
     if event is None:
         abort(404)
@@ -34,7 +39,7 @@ def event_or_404(event_code: str) -> Event:
 
 
 def job_or_404(job_id: int) -> Job:
-    job = get_db().scalar(select(Job).where(Job.id == job_id, Job.account_id == current_user.account_id))
+    job = get_db().scalar(select(Job).where(Job.id == job_id, visible_jobs_condition(current_user)))
     if job is None:
         abort(404)
     if job.event_id is None:
@@ -44,7 +49,7 @@ def job_or_404(job_id: int) -> Job:
 
 def run_or_404(run_id: int) -> JobRun:
     run = get_db().scalar(select(JobRun).join(Job, Job.id == JobRun.job_id)
-                          .where(JobRun.id == run_id, Job.account_id == current_user.account_id))
+                          .where(JobRun.id == run_id, visible_jobs_condition(current_user)))
     if run is None:
         abort(404)
     if run.job.event_id is None:

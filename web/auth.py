@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import lru_cache, wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,7 +13,8 @@ from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
 from connectors.accounts import check_password, hash_password
-from connectors.models import User
+from connectors.login_throttle import clear_failures, locked_for, record_failure
+from connectors.models import User, utcnow
 
 from .db import get_db
 
@@ -86,16 +87,31 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("connectors.home"))
     form = LoginForm()
-    if form.validate_on_submit():
-        user = get_db().scalar(select(User).where(User.login == form.login.data.strip()))
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400 if form.errors else 200
+    db, login_name, ip = get_db(), form.login.data.strip(), request.remote_addr or "unknown"
+    wait = locked_for(db, login_name, ip, utcnow())
+    if wait is None:  # a refused attempt checks no password: guessing gets nothing while locked
+        user = db.scalar(select(User).where(User.login == login_name))
         ok = check_password(user.password_hash if user else _dummy_hash(), form.password.data)
         if user is not None and ok and user.is_active:
+            clear_failures(db, login_name, ip)
+            db.commit()
             session.clear()  # a fresh session on login: nothing from before carries over
             login_user(LoginUser.of(user))
             return redirect(_safe_next(request.args.get("next")) or url_for("connectors.home"))
-        form.password.errors = ["Invalid login or password."]
-        return render_template("auth/login.html", form=form), 401
-    return render_template("auth/login.html", form=form), 400 if form.errors else 200
+        record_failure(db, login_name, ip, utcnow())
+        db.commit()
+        wait = locked_for(db, login_name, ip, utcnow())
+        if wait is None:
+            form.password.errors = ["Invalid login or password."]
+            return render_template("auth/login.html", form=form), 401
+    minutes = max(1, -(-int(wait.total_seconds()) // 60))
+    form.password.errors = [f"Too many failed log-ins for this login from your address. Try again in {minutes} "
+                            f"minute{'s' if minutes != 1 else ''}."]
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+    return response
 
 
 @bp.post("/logout")

@@ -18,7 +18,7 @@ bp = Blueprint("connectors", __name__)
 @bp.get("/")
 def home():
     reg = registry()
-    return render_template("home.html", events=access.account_events(),
+    return render_template("home.html", events=access.visible_events(),
                            load_errors=reg.load_errors if current_user.is_administrator else [])
 
 
@@ -45,7 +45,7 @@ def new_event_job(event_code: str):
 @admin_required
 def account_jobs():
     db, reg = get_db(), registry()
-    events = access.account_events()
+    events = access.visible_events()
     chosen = request.args.get("event") or ""
     event = next((e for e in events if e.event_code == chosen), None)
     if chosen and event is None:

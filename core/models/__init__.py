@@ -1,4 +1,5 @@
 """SQLAlchemy models. Internal to the core: plugins see the store through ``JobContext``."""
+from .access import EventAssignment, LoginFailure
 from .agenda import (
     AGENDA_ITEM_STATUSES, SESSION_STATUSES, AgendaItem, AgendaItemRegistration, Session, SessionRegistration, Tag,
     TagPoints,
@@ -20,6 +21,7 @@ from .store import (
 )
 
 __all__ = [
+    "EventAssignment", "LoginFailure",
     "AuditEntry", "TASK_KINDS", "TASK_STATUSES", "PluginTask", "StatusMapping",
     "TOKEN_SCOPES", "ApiToken",
     "DELIVERY_STATES", "Delivery",

@@ -1,6 +1,7 @@
 """Admin tests: the Flask test client against a temporary SQLite database and a tiny test plugin.
 
-Seeded: account ACME (administrator, event builder, events EV1 and EV2, "testapp" configured) and
+Seeded: account ACME (administrator, event builder assigned to both events EV1 and EV2, "testapp"
+configured) and
 account OTHER (its own administrator, event and job), so cross-account access can be tried.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from connectors import Application, JobType, hookimpl
 from connectors.config import Settings
 from connectors.db import transaction
+from connectors.event_access import assign_event
 from connectors.models import Base, Event, Job, JobRun, Schedule, utcnow
 from connectors.plugins import PluginManager
 from connectors.seed import configure_plugin, get_or_create_account, get_or_create_event, get_or_create_user
@@ -84,7 +86,10 @@ def world(tmp_path) -> World:
         ev1 = get_or_create_event(s, acme, "EV1", "Event One", tz="Europe/Paris")
         ev2 = get_or_create_event(s, acme, "EV2", "Event Two", tz="America/New_York")
         admin = get_or_create_user(s, acme, "admin@acme.test", "Ada Admin", "administrator", PASSWORDS["admin@acme.test"])
-        get_or_create_user(s, acme, "builder@acme.test", "Ben Builder", "event_builder", PASSWORDS["builder@acme.test"])
+        builder = get_or_create_user(s, acme, "builder@acme.test", "Ben Builder", "event_builder",
+                                     PASSWORDS["builder@acme.test"])
+        assign_event(s, builder, ev1)
+        assign_event(s, builder, ev2)
         config = configure_plugin(s, registry, services.box, acme, "testapp", {"base_url": "http://x", "api_key": "k"})
         other = get_or_create_account(s, "OTHER", "Other Ltd")
         ev_other = get_or_create_event(s, other, "OEV", "Other Event")

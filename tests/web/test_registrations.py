@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.db import transaction
+from connectors.event_access import assign_event
 from connectors.models import (
-    Account, AgendaItem, AgendaItemRegistration, Outbox, Profile, Registration, Session as EventSession,
+    Account, AgendaItem, Event, AgendaItemRegistration, Outbox, Profile, Registration, Session as EventSession,
     SessionRegistration, StatusChangeEvent,
 )
 from connectors.seed import get_or_create_user
@@ -52,7 +53,9 @@ def regs(world):
                    AgendaItemRegistration(registration_id=out["Ann"], agenda_item_id=workshop.id, status="Waitlisted")])
         out["other"] = _add_registration(s, ids["other"], ids["ev_other"], "O1", "Olga", "Other", "olga@other.test",
                                          "New").id
-        get_or_create_user(s, s.get(Account, ids["other"]), "builder@other.test", "Otto Builder", "event_builder", "ob-pw")
+        otto = get_or_create_user(s, s.get(Account, ids["other"]), "builder@other.test", "Otto Builder", "event_builder",
+                                  "ob-pw")
+        assign_event(s, otto, s.get(Event, ids["ev_other"]))
     return out
 
 

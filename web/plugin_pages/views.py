@@ -139,7 +139,7 @@ def _render_detail(config: PluginConfig, *, form=None, connection_errors=(), map
         mapping_general=m_general, certain_fields=CERTAIN_FIELDS, transforms=list(TRANSFORMS),
         policies=UPDATE_POLICIES, directions=DIRECTIONS,
         status_mappings=status_rows(db, config) if statuses is None else statuses, status_errors=s_errors,
-        status_general=s_general, statuses=account_statuses(db, config.account_id), events=access.account_events(),
+        status_general=s_general, statuses=account_statuses(db, config.account_id), events=access.visible_events(),
         history=[{"entry": e, "user": users.get(e.user_id), "changes": audit.changes(e.before, e.after)} for e in entries],
     ), code
 
