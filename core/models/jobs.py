@@ -70,6 +70,9 @@ class JobRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     trigger: Mapped[str] = mapped_column(String(16), default="manual")  # manual | schedule | retry
+    #: a retry run (trigger "retry"): the run whose problems it retries, and the record keys asked for
+    retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("job_runs.id", ondelete="SET NULL"))
+    retry_keys: Mapped[list[str] | None] = mapped_column(JSON)
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(24), default="queued", index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
@@ -105,6 +108,9 @@ class RunRecord(Base):
     code: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: an administrator or event builder looked at it and let it be: hidden from the open problems
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class LedgerEntry(Base):
