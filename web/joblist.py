@@ -31,6 +31,11 @@ def words(status: str | None) -> str:
     return (status or "").replace("_", " ").capitalize()
 
 
+def timezone_of(job: Job) -> str:
+    """The zone a job's times are shown in: its event's, else its schedule's."""
+    return job.event.timezone if job.event is not None else (job.schedule.timezone if job.schedule else "UTC")
+
+
 def schedule_words(job: Job) -> str:
     s = job.schedule
     if s is None:

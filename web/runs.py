@@ -1,51 +1,58 @@
-"""The job page (definition, runs, progress, problems, log), its actions, and the JSON status
-that ``static/run.js`` polls every second while a run is queued or running."""
+"""The job page (definition, validation, runs and their chart, progress, problems, log,
+deliveries), its actions, and the JSON status that ``static/run.js`` polls every second while a
+run is queued or running. The problems view (``problems``) is nested in this blueprint."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.jobs import delivery_decisions
+from connectors.jobs import problems as core_problems
+from connectors.jobs.progress import duration_words, estimate, rate_words
 from connectors.jobs.runs import request_cancel
 from connectors.jobs.submit import SubmitError, set_enabled
 from connectors.jobs.submit import run_now as core_run_now
-from connectors.models import OUTCOMES, Job, JobRun, RunRecord
+from connectors.models import OUTCOMES, Delivery, Job, JobRun, utcnow
 
-from . import access, joblist, paramforms
+from . import access, joblist, paramforms, problems, runchart
 from .db import get_db, registry
 from .filters import iso, local_time
 
 bp = Blueprint("runs", __name__)
+bp.register_blueprint(problems.bp)
 
 ACTIVE = ("queued", "running")
 RUNS_SHOWN = 50
-PROBLEMS_SHOWN = 500
+PROBLEMS_SHOWN = 50
 LOG_TAIL = 200
+DECISION_LABELS = {"retry": "Retry", "mark_sent": "Mark as sent", "mark_not_sent": "Mark as not sent"}
 
 
 def _timezone(job: Job) -> str:
-    return job.event.timezone if job.event is not None else (job.schedule.timezone if job.schedule else "UTC")
+    return joblist.timezone_of(job)
 
 
-def _problems(db: Session, run: JobRun) -> tuple[list[RunRecord], int]:
-    where = (RunRecord.run_id == run.id,)
-    total = db.scalar(select(func.count(RunRecord.id)).where(*where)) or 0
-    rows = list(db.scalars(select(RunRecord).where(*where).order_by(RunRecord.id).limit(PROBLEMS_SHOWN)))
-    return rows, total
+def _problems(db: Session, run: JobRun) -> tuple[list, int]:
+    """The run's first open problems (the problems view has them all) and how many are open."""
+    shown = core_problems.page(db, run, core_problems.ProblemFilter(), 1, PROBLEMS_SHOWN)
+    return shown.records, shown.total
 
 
 def status_payload(run: JobRun, tz: str, problems: int) -> dict[str, Any]:
     """Everything the job page shows about one run, for the live update."""
-    total = run.progress_total
     done = run.progress_done or 0
     counters = run.counters or {}
+    p = estimate(done, run.progress_total, run.started_at, utcnow(), run.ended_at)
     return {
         "id": run.id, "job_id": run.job_id, "status": run.status, "status_label": joblist.words(run.status),
         "active": run.status in ACTIVE, "cancel_requested": bool(run.cancel_requested), "attempt": run.attempt,
-        "progress": {"done": done, "total": total,
-                     "percent": round(100 * done / total) if total else None},
+        "progress": {"done": done, "total": p.total, "percent": p.percent, "per_second": p.per_second,
+                     "seconds_left": p.seconds_left, "rate_text": rate_words(p.per_second),
+                     "left_text": duration_words(p.seconds_left) if run.status in ACTIVE else "—"},
         "counters": {outcome: int(counters.get(outcome, 0)) for outcome in OUTCOMES},
         "started_at": iso(run.started_at), "ended_at": iso(run.ended_at),
         "started_at_text": local_time(run.started_at, tz), "ended_at_text": local_time(run.ended_at, tz),
@@ -70,12 +77,25 @@ def job_detail(job_id: int):
     job_type = registry().job_types.get(job.job_type)
     app = registry().applications.get(job_type.application) if job_type else None
     tz = _timezone(job)
+    triggered = bool(job_type and job_type.triggers)
     return render_template(
         "runs/job.html", job=job, job_type=job_type, application=app, runs=runs, run=selected, tz=tz,
         params=paramforms.describe(job_type, job.params or {}), schedule=joblist.schedule_words(job),
         problems=problems, problem_count=problem_count, outcomes=OUTCOMES,
         status=status_payload(selected, tz, problem_count) if selected else None,
-        has_active=any(r.status in ACTIVE for r in runs))
+        has_active=any(r.status in ACTIVE for r in runs), chart=runchart.chart(runs, joblist.words),
+        retried=_retry_facts(db, selected) if selected else None,
+        delivery_states=delivery_decisions.states_of(db, job.id) if triggered else None,
+        deliveries=delivery_decisions.needing_decision(db, job.id) if triggered else [],
+        decisions=delivery_decisions.DECISIONS, decision_labels=DECISION_LABELS)
+
+
+def _retry_facts(db: Session, run: JobRun) -> dict[str, Any] | None:
+    """For a retry run: the run it retried and, once it ended, which asked-for keys are fixed."""
+    if run.retry_of_id is None and not run.retry_keys:
+        return None
+    return {"of": run.retry_of_id, "asked": len(run.retry_keys or []),
+            "outcome": core_problems.retry_outcome(db, run)}
 
 
 @bp.post("/jobs/<int:job_id>/run")
@@ -129,8 +149,29 @@ def cancel(run_id: int):
 def run_status(run_id: int):
     db = get_db()
     run = access.run_or_404(run_id)
-    count = db.scalar(select(func.count(RunRecord.id)).where(RunRecord.run_id == run.id)) or 0
+    count = core_problems.open_count(db, run.id)
     payload = status_payload(run, _timezone(run.job), count)
     response = jsonify(payload)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/jobs/<int:job_id>/deliveries/<int:delivery_id>")
+def decide_delivery(job_id: int, delivery_id: int):
+    """An administrator's decision on a parked, uncertain or failed delivery (see ``DECISIONS``)."""
+    db = get_db()
+    job = access.job_or_404(job_id)
+    access.require_admin()
+    delivery = db.scalar(select(Delivery).where(Delivery.id == delivery_id, Delivery.job_id == job.id))
+    if delivery is None:
+        abort(404)
+    decision = request.form.get("decision", "")
+    if decision not in DECISION_LABELS:
+        abort(400)
+    if delivery_decisions.decide(db, delivery, decision, current_user.name):
+        db.commit()
+        flash(f"Delivery {delivery_id}: {DECISION_LABELS[decision].lower()} done.", "success")
+    else:
+        db.rollback()
+        flash(f"Delivery {delivery_id} is {delivery.state} now: “{DECISION_LABELS[decision]}” does not apply.", "info")
+    return redirect(url_for(".job_detail", job_id=job.id) + "#deliveries")

@@ -38,6 +38,8 @@
         bar.textContent = (p.percent || 0) + "%";
       }
       setText("progress_text", p.total ? p.done + " / " + p.total + " (" + p.percent + "%)" : p.done);
+      setText("rate_text", p.rate_text);
+      setText("left_text", p.left_text);
       setText("started_at_text", data.started_at_text);
       setText("ended_at_text", data.ended_at_text);
       setText("problems", data.problems);
