@@ -23,7 +23,6 @@ show in the job's memory). Figures are printed as tables and written as JSON (de
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import multiprocessing
@@ -34,12 +33,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -115,7 +113,6 @@ class SyncResult:
     timeline: list[tuple[float, int, float]]
     load_average: list[float] | None = None   # the machine's 1-minute load before and after the case
     error: str | None = None
-    background: dict[str, float] | None = None  # seconds on the thread that makes the Sync Leads calls
 
 
 @dataclass
@@ -277,43 +274,6 @@ class Measured:
     memory: MemoryProbe
     capped_after: float | None
     error: str | None
-    background: dict[str, float]
-
-
-class OffThread:
-    """Seconds spent in wrapped calls on threads other than the job's. Create or Update Leads makes
-    its Sync Leads calls on a thread of its own, which ``Split`` (the job's thread only) ignores.
-    The buckets do not nest there (the limiter is left before the request goes), so they add up."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._thread = threading.get_ident()
-        self._lock = threading.Lock()
-        self._undo: list[Callable[[], None]] = []
-
-    def wrap(self, owner: Any, name: str, bucket: str) -> None:
-        original, had_own = getattr(owner, name), name in vars(owner)
-
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if threading.get_ident() == self._thread:
-                return original(*args, **kwargs)
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                with self._lock:
-                    self.seconds[bucket] = self.seconds.get(bucket, 0.0) + time.perf_counter() - started
-
-        setattr(owner, name, timed)
-        self._undo.append(lambda: setattr(owner, name, original) if had_own else delattr(owner, name))
-
-    def restore(self) -> None:
-        while self._undo:
-            self._undo.pop()()
-
-    def figures(self) -> dict[str, float]:
-        return {bucket: round(seconds, 2) for bucket, seconds in sorted(self.seconds.items())}
 
 
 def measure_run(harness: Harness, key: str, params: dict[str, Any], *, trace: bool = False,
@@ -326,11 +286,7 @@ def measure_run(harness: Harness, key: str, params: dict[str, Any], *, trace: bo
     split.wrap(requests.Session, "send", "http")
     split.wrap(bulk_client.BulkExporter, "wait", "export wait")
     split.wrap(bulk_client._Download, "run", "download")
-    split.wrap(Future, "result", "call wait")  # the job waiting for its Sync Leads call in flight
     time_sql(split, harness.engine)
-    background = OffThread()
-    background.wrap(RateLimiter, "acquire", "limiter wait")
-    background.wrap(requests.Session, "send", "http")
     started = time.perf_counter()
     commit = JobContext.commit
 
@@ -349,7 +305,6 @@ def measure_run(harness: Harness, key: str, params: dict[str, Any], *, trace: bo
             wall = time.perf_counter() - started
     finally:
         JobContext.commit = commit
-        background.restore()
         split.restore()
         if stopper:
             stopper.cancel()
@@ -357,7 +312,7 @@ def measure_run(harness: Harness, key: str, params: dict[str, Any], *, trace: bo
     if result.error:
         print(f"  run {result.status}: {result.error}", file=sys.stderr)
     return Measured(result.status, result.counters, round(wall, 2), split.figures(wall), timeline, memory, capped,
-                    result.error[:300] if result.error else None, background.figures())
+                    result.error[:300] if result.error else None)
 
 
 def _cancel(harness: Harness, run_id: int) -> None:
@@ -422,8 +377,7 @@ def sync_case(case: dict[str, Any]) -> dict[str, Any]:
         goal = ratio is not None and ratio <= GOAL_RATIO
     return asdict(SyncResult(case["label"], n, run.status, run.counters, run.wall, seed_seconds, calls, sync_calls,
                              math.ceil(n / SYNC_BATCH), limits, bound, ratio, goal, round(first - began, 2),
-                             round(last - first, 2), send_bound, run.split, thin(run.timeline), error=run.error,
-                             background=run.background))
+                             round(last - first, 2), send_bound, run.split, thin(run.timeline), error=run.error))
 
 
 def import_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -534,12 +488,8 @@ def report_sync(found: dict[str, Any]) -> str:
                       round(r.send_seconds / r.send_bound_seconds, 3) if r.send_bound_seconds else None] for r in every])]
     lines += ["", "Calls by endpoint (first run):", "",
               table(["endpoint", "calls"], [[k, v] for k, v in first.calls.by_endpoint.items()]), "",
-              "Where the time went on the job's thread (seconds; http includes the sandbox's own work; call wait:",
-              "waiting for the Sync Leads call in flight, made on a thread of its own):", "",
-              _split_table([(r.label, r.wall_seconds, r.split) for r in every]), "",
-              "On the Sync Leads thread (overlapping the job's thread):", "",
-              table(["run", "http", "limiter wait"], [[r.label, (r.background or {}).get("http", 0.0),
-                                                       (r.background or {}).get("limiter wait", 0.0)] for r in every])]
+              "Where the time went (seconds; http includes the sandbox's own work):", "",
+              _split_table([(r.label, r.wall_seconds, r.split) for r in every])]
     for r in every:
         if r.calls.errors_606:
             lines.append(f"\nFAIL: {r.label}: Marketo answered 606 (rate limit) {r.calls.errors_606} times")

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import update
 
 from connectors.db import transaction
-from connectors.models import Registration
+from connectors.models import JobRun, Registration
 from connectors_marketo.jobs.create_update_leads import KEY
 
 from .outbound_support import ATTENDEES, edit_registration, sent, sync_calls
@@ -110,3 +110,10 @@ def test_a_newer_unchanged_registration_goes_again_after_an_older_one_was_sent(h
     assert the_lead(sandbox, one["email"])["certainAttendeeId"] == two["registration_code"]
     third = harness.rerun(first.run_id)
     assert third.counters == {} and len(sync_calls(sandbox, mark)) == 2  # and the ledger is settled
+
+
+def test_progress_ends_with_the_total_walked(harness, sandbox):
+    result = harness.run(KEY, {})
+    with harness.read_factory() as s:
+        run = s.get(JobRun, result.run_id)
+        assert (run.progress_done, run.progress_total) == (ATTENDEES, ATTENDEES)  # no first pass counted it before
