@@ -7,7 +7,8 @@ from typing import Iterable
 
 from connectors.models import OUTCOMES, JobRun
 
-WIDTH, HEIGHT, GAP, TOP = 600, 120, 2, 14  # viewBox units; TOP leaves room for the scale's label
+WIDTH, HEIGHT, GAP, TOP = 600, 120, 2, 14  # viewBox units; TOP: the peak line's margin
+MAX_SLOT = 30  # a bar's room at most: a few runs make a few thin bars at the left, not a wall
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def chart(runs: Iterable[JobRun], status_words) -> Chart:
     counts = [{o: int((r.counters or {}).get(o, 0)) for o in OUTCOMES} for r in ended]
     totals = [sum(c.values()) for c in counts]
     peak = max(totals, default=0)
-    slot = WIDTH / max(len(ended), 1)
+    slot = min(WIDTH / max(len(ended), 1), MAX_SLOT)
     scale = (HEIGHT - TOP) / peak if peak else 0.0
     bars = []
     for i, (run, c, total) in enumerate(zip(ended, counts, totals)):

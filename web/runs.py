@@ -52,7 +52,7 @@ def status_payload(run: JobRun, tz: str, problems: int) -> dict[str, Any]:
         "active": run.status in ACTIVE, "cancel_requested": bool(run.cancel_requested), "attempt": run.attempt,
         "progress": {"done": done, "total": p.total, "percent": p.percent, "per_second": p.per_second,
                      "seconds_left": p.seconds_left, "rate_text": rate_words(p.per_second),
-                     "left_text": duration_words(p.seconds_left) if run.status in ACTIVE else "—"},
+                     "left_text": _left_words(run, p.seconds_left)},
         "counters": {outcome: int(counters.get(outcome, 0)) for outcome in OUTCOMES},
         "started_at": iso(run.started_at), "ended_at": iso(run.ended_at),
         "started_at_text": local_time(run.started_at, tz), "ended_at_text": local_time(run.ended_at, tz),
@@ -60,6 +60,14 @@ def status_payload(run: JobRun, tz: str, problems: int) -> dict[str, Any]:
         "log": [{"at": e.get("at"), "level": e.get("level"), "message": e.get("message")}
                 for e in (run.log or [])[-LOG_TAIL:]],
     }
+
+
+def _left_words(run: JobRun, seconds_left: int | None) -> str:
+    if run.status not in ACTIVE:
+        return "—"
+    if run.progress_total is None and run.status == "running":
+        return "not known: the job has not reported its total"
+    return duration_words(seconds_left)
 
 
 @bp.get("/jobs/<int:job_id>")

@@ -139,7 +139,8 @@ def test_recurring_job_shows_a_chart_of_records_per_run(admin, world):
     assert 'role="img"' in svg and "from 50 to 200, latest 200" in svg
     assert svg.count('class="bar"') == 3 and ": 50 records, 10 failed or skipped (Partially failed)" in svg
     # the tallest run reaches the top line; the oldest is drawn first, at the left
-    assert 'y="14.0" width="198.0" height="106.0" class="ok"' in svg
+    assert 'x="1.0" y="14.0" width="28" height="106.0" class="ok"' not in svg  # the tallest is the newest
+    assert 'x="61.0" y="14.0" width="28" height="106.0" class="ok"' in svg
     assert svg.index("records, 0 failed or skipped (Succeeded)") < svg.index("50 records")
 
 
@@ -160,3 +161,12 @@ def test_refused_job_says_why_and_what_to_fix(admin, world):
     with world.session() as s, s.begin():
         s.get(Job, job_id).validation_state = "pending"
     assert "Checking the parameters" in admin.get(f"/jobs/{job_id}").get_data(as_text=True)
+
+
+def test_time_left_is_not_guessed_without_a_total(admin, world):
+    job_id, run_id = running_job(world)
+    with world.session() as s, s.begin():
+        s.get(JobRun, run_id).progress_total = None
+    progress = admin.get(f"/runs/{run_id}/status.json").json["progress"]
+    assert progress["percent"] is None and progress["seconds_left"] is None and progress["per_second"] == 2.0
+    assert progress["left_text"] == "not known: the job has not reported its total"
