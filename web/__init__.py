@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connectors.services import Services
 
-from . import api, auth, connectors, db, filters, plugin_pages, registrations, runs
+from . import api, api_tokens_page, auth, connectors, db, filters, plugin_pages, registrations, runs
 
 #: No inline script or style anywhere: pages load /static/*.js and *.css only.
 CONTENT_SECURITY_POLICY = (
@@ -60,6 +60,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(plugin_pages.bp)
     app.register_blueprint(registrations.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_tokens_page.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookie: CSRF cannot reach it
     app.before_request(_require_login)
     app.after_request(_security_headers)

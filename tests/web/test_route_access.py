@@ -42,7 +42,12 @@ EXEMPT = {
 OPEN_TO_EVERY_USER = {
     "connectors.home": "lists only the events the user may see (test_home_lists_only_the_events_a_user_may_see)",
     "auth.logout": "ends the session it is sent with, nobody else's",
+    "api_tokens.tokens": "a user's own API tokens only (tests/web/test_api_tokens.py)",
+    "api_tokens.create": "makes a token for the signed-in user only",
+    "api_tokens.revoke": "revokes only the signed-in user's own tokens (tests/web/test_api_tokens.py)",
 }
+#: API routes a signed-in browser may also read (GET, the API's description: no account data), and why.
+API_DOCS_FOR_SESSIONS = {"api.docs": "the browsable API documentation", "api.openapi": "the OpenAPI document"}
 #: Event routes that event builders may not use even on their own events (403), and why.
 ADMINISTRATORS_ONLY = {
     "runs.decide_delivery": "a parked or uncertain delivery to an external system is settled by an administrator",
@@ -208,7 +213,9 @@ def test_anonymous_is_sent_to_login_everywhere(app, samples):
     client, failures = app.test_client(), []
     for target in targets(app, samples):
         response = call(client, target)
-        if target.scope == "api" or target.url.endswith(".json"):
+        if target.endpoint == "api.docs":
+            _check(failures, target, response.status_code, 302, "anonymous")
+        elif target.scope == "api" or target.url.endswith(".json"):
             _check(failures, target, response.status_code, 401, "anonymous")
         else:
             _check(failures, target, response.status_code, 302, "anonymous")
@@ -245,7 +252,8 @@ def test_the_api_answers_401_to_a_signed_in_session_without_a_token(app, samples
     admin, failures = signed_in(app, "admin@acme.test"), []
     for target in targets(app, samples):
         if target.scope == "api":
-            _check(failures, target, call(admin, target).status_code, 401, "ACME's administrator, no token")
+            wanted = 200 if target.endpoint in API_DOCS_FOR_SESSIONS else 401
+            _check(failures, target, call(admin, target).status_code, wanted, "ACME's administrator, no token")
     assert not failures, "\n".join(failures)
 
 
@@ -272,7 +280,7 @@ def test_every_form_route_refuses_a_post_without_its_csrf_token(world, samples):
     assert login(client, "admin@acme.test", csrf_token=token).status_code == 302
     failures = []
     for target in targets(app, samples):
-        if target.method == "POST" and target.endpoint not in CSRF_EXEMPT:
+        if target.method != "GET" and target.scope != "api":
             _check(failures, target, call(client, target).status_code, 400, "ACME's administrator without a token")
     assert not failures, "\n".join(failures)
     assert fingerprint(world) == before
