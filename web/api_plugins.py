@@ -90,8 +90,8 @@ def get_plugin_config(config_id: int):
                        "Secrets are write-only: one left out or empty keeps its stored value; `clear` removes "
                        "optional ones. Audited as on the page.")
 def update_connection(config_id: int):
+    config = _config_or_404(config_id)  # the role and the account first, then the body
     db, body = get_db(), load_body(ConnectionUpdate)
-    config = _config_or_404(config_id)
     _installed(config)
     try:
         save_connection(db, registry(), services().box, account_id=config.account_id, user=_user(),
@@ -137,8 +137,8 @@ def get_mappings(config_id: int):
            description="All rows at once, in order; checked as on the page (and against the discovered fields "
                        "when there are some): `mappings.<row>.<column>` names each problem, nothing changes then.")
 def put_mappings(config_id: int):
+    config = _config_or_404(config_id)  # the role and the account first, then the body
     db, body = get_db(), load_body(FieldMappings)
-    config = _config_or_404(config_id)
     app = _installed(config)
     discovered = plugin_tasks.discovered_fields(db, config.id)
     try:
@@ -163,8 +163,8 @@ def get_status_mappings(config_id: int):
            description="Checked against the account's statuses and events; `status_mappings.<row>.<column>` "
                        "names each problem.")
 def put_status_mappings(config_id: int):
+    config = _config_or_404(config_id)  # the role and the account first, then the body
     db, body = get_db(), load_body(StatusMappings)
-    config = _config_or_404(config_id)
     try:
         save_status_mappings(db, config, body["status_mappings"], user=_user(), label=config.name)
     except ConfigError as exc:
