@@ -318,9 +318,19 @@ def cmd_jobs_show(args) -> int:
 
 
 def cmd_tokens_create(args) -> int:
-    from .tokens import create_token
+    from .tokens import TokenError, create_token, create_token_for_login
 
     services = _services(args)
+    if args.user:  # a user's API token: acts as that user on /api/v1
+        try:
+            with transaction(services.factory) as s:
+                token = create_token_for_login(s, args.user, args.name)[1]
+        except TokenError as exc:
+            print(f"{exc.field}: {exc.reason}", file=sys.stderr)
+            return 2
+        print(token)
+        print(f"API token {args.name!r} for {args.user}: shown once, keep it secret (see /api/v1/docs)", file=sys.stderr)
+        return 0
     with transaction(services.factory) as s:
         account = s.scalar(select(Account).where(Account.account_code == args.account))
         if account is None:
@@ -431,8 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="list configuration variables and defaults").set_defaults(func=cmd_config)
     tokens = sub.add_parser("tokens", help="API tokens")
     tsub = tokens.add_subparsers(dest="tokens_command", required=True)
-    tc = tsub.add_parser("create", help="a new ingestion token for an account (printed once)")
-    tc.add_argument("--account", required=True)
+    tc = tsub.add_parser("create", help="a new token, printed once: an account's ingestion token or a user's API token")
+    who = tc.add_mutually_exclusive_group(required=True)
+    who.add_argument("--account", help="ingestion token of this account (POST /api/v1/status-changes)")
+    who.add_argument("--user", help="API token of the user with this login (e-mail): acts as them on /api/v1")
     tc.add_argument("--name", required=True)
     tc.set_defaults(func=cmd_tokens_create)
 

@@ -68,6 +68,14 @@ def create_user_token(session: Session, user: User, name: str) -> tuple[UserApiT
     return row, token
 
 
+def create_token_for_login(session: Session, login: str, name: str) -> tuple[UserApiToken, str]:
+    """``connectors tokens create --user EMAIL``: a token for the user with that login."""
+    user = session.scalar(select(User).where(User.login == login.strip()))
+    if user is None:
+        raise TokenError("user", f"no user {login!r}")
+    return create_user_token(session, user, name)
+
+
 def user_for_token(session: Session, token: str | None) -> User | None:
     """The active user a live user token belongs to (and note its use), else None."""
     if not token or not token.startswith(USER_PREFIX):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+import pytest
+
 from sqlalchemy import select
 
 from connectors.db import transaction
@@ -68,3 +70,18 @@ def test_the_page_shows_a_new_token_once_and_its_owner_revokes_it(world):
     assert client.post("/account/api-tokens/revoke", data={"token_id": token_id, "csrf_token": csrf}).status_code == 302
     assert api.get("/api/v1/events", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert "Revoked" in client.get("/account/api-tokens/").get_data(as_text=True)
+
+
+def test_the_cli_creates_a_user_token(world, monkeypatch, capsys):
+    from connectors import cli
+    monkeypatch.setenv("CONNECTORS_DATABASE_URL", world.services.settings.database_url)
+    monkeypatch.setenv("CONNECTORS_INSTANCE_DIR", str(world.services.settings.instance_dir))
+    monkeypatch.setenv("CONNECTORS_SECRET_KEY", "test-key")
+    assert cli.main(["tokens", "create", "--user", "builder@acme.test", "--name", "cron"]) == 0
+    token = capsys.readouterr().out.strip()
+    with world.session() as s:
+        assert user_for_token(s, token).login == "builder@acme.test"
+    assert cli.main(["tokens", "create", "--user", "nobody@acme.test", "--name", "cron"]) == 2
+    assert "no user 'nobody@acme.test'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one of --account / --user, not both
+        cli.main(["tokens", "create", "--user", "builder@acme.test", "--account", "ACME", "--name", "x"])
