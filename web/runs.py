@@ -176,7 +176,7 @@ def decide_delivery(job_id: int, delivery_id: int):
     decision = request.form.get("decision", "")
     if decision not in DECISION_LABELS:
         abort(400)
-    if delivery_decisions.decide(db, delivery, decision, current_user.name):
+    if delivery_decisions.decide(db, delivery, decision, current_user.name, request.form.get("state") or None):
         db.commit()
         flash(f"Delivery {delivery_id}: {DECISION_LABELS[decision].lower()} done.", "success")
     else:

@@ -1,9 +1,10 @@
 """What an administrator sees and decides about an event-triggered job's deliveries.
 
-``deliveries.retry`` sends a parked, failed or uncertain delivery again; for an uncertain one
-that is "mark as not sent". ``mark_sent`` settles one that did arrive (the administrator checked
-the target) so it is never sent twice. Both are compare-and-sets on the row's state: a worker
-that settled the row meanwhile wins, and the decision reports it was not applied.
+"Retry" (and, for an uncertain delivery, "mark as not sent") puts it back to pending: the
+dispatcher sends it. "Mark as sent" settles one that did arrive (the administrator checked the
+target), so it is never sent. Each decision is a compare-and-set on the state the administrator
+saw: a worker that settled the row meanwhile wins, and the decision reports it was not applied —
+never a resend of a delivery a worker just found sent.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import DELIVERY_STATES, Delivery, StatusChangeEvent, utcnow
-from .deliveries import retry
 
 #: the states an administrator may decide on, and the decisions each offers
 DECISIONS = {"parked": ("retry", "mark_sent"), "uncertain": ("mark_sent", "mark_not_sent"), "failed": ("retry",)}
@@ -42,20 +42,17 @@ def needing_decision(session: Session, job_id: int, limit: int = 100) -> list[De
     return [DeliveryRow(d, t, at) for d, t, at in rows]
 
 
-def mark_sent(session: Session, delivery: Delivery, by: str) -> bool:
-    """An administrator says it arrived: sent, never sent again. Only from parked or uncertain."""
-    res = session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.state.in_(("parked", "uncertain")))
-                          .values(state="sent", next_attempt_at=None, worker=None, lease_until=None,
-                                  last_error=f"marked as sent by {by}", updated_at=utcnow())
-                          .execution_options(synchronize_session=False))
-    session.expire(delivery)
-    return res.rowcount == 1
-
-
-def decide(session: Session, delivery: Delivery, decision: str, by: str) -> bool:
-    """Apply ``decision`` if the delivery's state offers it; False when it does not (any more)."""
-    if decision not in DECISIONS.get(delivery.state, ()):
+def decide(session: Session, delivery: Delivery, decision: str, by: str, seen_state: str | None = None) -> bool:
+    """Apply ``decision`` if the state the administrator saw (default: the loaded one) offers it and
+    the row is still in that state; False otherwise, nothing changed."""
+    expected = seen_state or delivery.state
+    if decision not in DECISIONS.get(expected, ()):
         return False
-    if decision == "mark_sent":
-        return mark_sent(session, delivery, by)
-    return retry(session, delivery)  # retry / mark_not_sent: pending, the dispatcher sends it
+    values = ({"state": "sent", "last_error": f"marked as sent by {by}"} if decision == "mark_sent"
+              else {"state": "pending", "last_error": None})
+    res = session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.state == expected)
+                          .values(next_attempt_at=None, worker=None, lease_until=None, updated_at=utcnow(), **values)
+                          .execution_options(synchronize_session=False))
+    if delivery in session:
+        session.expire(delivery)  # the view reads its new state
+    return res.rowcount == 1

@@ -99,3 +99,19 @@ def test_a_delivery_of_another_job_is_not_found(admin, world, deliveries):
     with world.session() as s, s.begin():
         other = add_job(s, world.ids["acme"], world.ids["ev1"], world.ids["config"], "scheduled")
     assert admin.post(f"/jobs/{other}/deliveries/{made['parked']}", data={"decision": "retry"}).status_code == 404
+
+
+def test_a_decision_on_a_state_that_changed_since_the_page_is_refused(admin, world, deliveries):
+    """The page showed "uncertain"; meanwhile the dispatcher's check found it sent: "mark as not
+    sent" must not put it back to pending (it would be sent twice)."""
+    job_id, made = deliveries
+    with world.session() as s, s.begin():
+        s.get(Delivery, made["uncertain"]).state = "sent"
+    html = admin.post(f"/jobs/{job_id}/deliveries/{made['uncertain']}",
+                      data={"decision": "mark_not_sent", "state": "uncertain"}, follow_redirects=True).get_data(as_text=True)
+    assert "is sent now" in html and state(world, made["uncertain"]) == "sent"
+    # the page's state is what is compared: a parked row that became pending is not retried again
+    with world.session() as s, s.begin():
+        s.get(Delivery, made["parked"]).state = "pending"
+    admin.post(f"/jobs/{job_id}/deliveries/{made['parked']}", data={"decision": "mark_sent", "state": "parked"})
+    assert state(world, made["parked"]) == "pending"
