@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from .models.tokens import UserApiToken
 PREFIX = "cnk_"
 USER_PREFIX = "cnu_"
 MAX_NAME = 200
+#: A user token's last use is written at most this often: a script polling a run must not make
+#: every read a write (on SQLite it would queue behind the worker's transactions).
+LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 class TokenError(ValueError):
@@ -87,7 +91,9 @@ def user_for_token(session: Session, token: str | None) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    row.last_used_at = utcnow()
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
     return user
 
 
