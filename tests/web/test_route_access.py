@@ -52,8 +52,9 @@ API_DOCS_FOR_SESSIONS = {"api.docs": "the browsable API documentation", "api.ope
 ADMINISTRATORS_ONLY = {
     "runs.decide_delivery": "a parked or uncertain delivery to an external system is settled by an administrator",
 }
-#: Form routes that take no CSRF token, and why.
-CSRF_EXEMPT = {"api.status_changes": "authenticated by a bearer token, not a cookie: a forged request carries none"}
+#: The JSON API (``/api/…``) takes no CSRF token: it is authenticated by a bearer token, never by the
+#: cookie (``test_the_api_answers_401_to_a_signed_in_session_without_a_token``), so a forged request
+#: from another site carries no credential.
 #: Arguments whose sample belongs to ACME: another account's administrator must get 404.
 ACCOUNT_OWNED_ARGS = {"event_code", "job_id", "run_id", "delivery_id", "registration_id", "config_id"}
 #: Arguments whose samples come in two kinds: of EV1's job, and of the account-level job.
@@ -297,6 +298,13 @@ def test_home_lists_only_the_events_a_user_may_see(app, samples):
              for who, html in pages.items()}
     assert shown == {"admin": {"Event One", "Event Two", "Event Three"}, "builder": {"Event One", "Event Two"},
                      "builder2": {"Event Two"}, "other": {"Other Event"}}
+
+
+def test_a_builder_without_events_is_told_why_the_list_is_empty(app, world):
+    with transaction(world.services.factory) as s:
+        get_or_create_user(s, s.get(Account, world.ids["acme"]), "new@acme.test", "New Builder", "event_builder", "new-pw")
+    html = signed_in(app, "new@acme.test", "new-pw").get("/").get_data(as_text=True)
+    assert "You are not assigned to any event yet" in html and "Event One" not in html
 
 
 def test_ids_in_query_strings_are_scoped_too(app, world, samples):
