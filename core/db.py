@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             # Writers take the write lock up front (no failed lock upgrades); sessions from
             # ``read_session_factory`` begin deferred and never block a writer (WAL).
             conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", "IMMEDIATE"))
+            conn.info["changes_at_begin"] = conn.connection.dbapi_connection.total_changes
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -40,6 +41,18 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def refresh_statistics(session: Session, tables: Iterable[str]) -> None:
+    """Let PostgreSQL's planner see how big these tables have grown.
+
+    Without statistics (a fresh table, autovacuum off or behind) PostgreSQL matched each import
+    batch's e-mails and external ids by scanning every row of the account, so a large import
+    slowed down as it went. ``ANALYZE`` samples a fixed number of rows, so it costs the same at any
+    size. SQLite's plans are right without statistics (migration 0005), and its ``ANALYZE`` reads
+    whole tables, so there this does nothing."""
+    if is_postgres(session.get_bind()):
+        session.execute(text("ANALYZE " + ", ".join(tables)))
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
@@ -47,6 +60,21 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def read_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions for reading (page views, polling): on SQLite they take no write lock."""
     return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+
+
+def end_if_unwritten(session: Session) -> bool:
+    """On SQLite, commit ``session``'s open transaction if it has written nothing yet — which
+    frees the write lock ``BEGIN IMMEDIATE`` took and loses no work; True when the session holds
+    no transaction afterwards. A transaction with writes (flushed or pending) is left alone."""
+    if not session.in_transaction():
+        return True
+    if session.get_bind().dialect.name != "sqlite" or session.new or session.dirty or session.deleted:
+        return False
+    conn = session.connection()
+    if conn.connection.dbapi_connection.total_changes != conn.info.get("changes_at_begin"):
+        return False
+    session.commit()
+    return True
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from . import metrics, status_events
+from . import db, metrics, status_events
 from .codes import DEFAULT_CODES, CodeGenerator, new_code  # noqa: F401  (new_code: this module's old home)
 from .models import (
     PROFILE_FIELDS, Account, AttendeeType, Event, ExternalId, Profile, Registration, RegistrationStatus, utcnow,
@@ -23,6 +23,9 @@ from .new_rows import NewRow, insert_new_rows
 
 MATCH_RULES = ("email", "external_key", "none")
 _PROFILE_COLUMNS = ("account_id", "custom", "external_ids", *PROFILE_FIELDS)
+#: New rows (profiles and registrations) after which the planner's statistics are first refreshed;
+#: then after twice as many, and so on: a handful of ANALYZEs for a million leads.
+_FIRST_REFRESH = 5_000
 _REGISTRATION_COLUMNS = ("event_id", "profile_id", "registration_code", "attendee_type_code", "status_label",
                          "source", "external_ids", "version")
 
@@ -69,6 +72,7 @@ class Store:
         self._event = event
         self._actor = actor or {"type": "job", "id": None}
         self._codes = codes
+        self._new_rows, self._refresh_at = 0, _FIRST_REFRESH
 
     @property
     def account_code(self) -> str:
@@ -106,7 +110,8 @@ class Store:
         finds the same profile whatever the rule), then by ``match_on``: ``email``,
         ``external_key``, or ``none`` (create a new profile). An email that already belongs to a
         profile linked to a *different* remote record of the same system is skipped as a
-        duplicate rather than merged silently.
+        duplicate rather than merged silently. A new profile gets a random pin unless its
+        fields bring one.
         """
         if match_on not in MATCH_RULES:
             raise ValueError(f"match_on must be one of {MATCH_RULES}")
@@ -161,6 +166,7 @@ class Store:
         insert_new_rows(self._session, Profile.__table__, created, columns=_PROFILE_COLUMNS, code="pin", prefix="P",
                         scope="account_id", codes=self._codes, drawn={id(p) for p in drawn})
         self._insert_links([(p.id, sys, rid) for p, sys, rid in new_links])
+        self._grew(len(created))
         return [UpsertResult(key, outcome, id=p.id if p is not None else None, code=code, message=message)
                 for key, outcome, p, code, message in done]
 
@@ -268,11 +274,20 @@ class Store:
             reg.registration_code = code
         insert_new_rows(s, Registration.__table__, created, columns=_REGISTRATION_COLUMNS, code="registration_code",
                         prefix="R", scope="event_id", codes=self._codes)
+        self._grew(len(created))
         status_events.write_registration_changes(
             s, account_code=self._account.account_code, event=event, actor=self._actor,
             changes=[_change(reg, profiles[reg.profile_id], previous, statuses) for reg, previous in announce])
         return [p if isinstance(p, UpsertResult) else UpsertResult(p[0], p[1], id=p[2].id, code=p[3], message=p[4])
                 for p in pending]
+
+    def _grew(self, rows: int) -> None:
+        """Count this run's new rows; refresh the planner's statistics as the tables double."""
+        self._new_rows += rows
+        if self._new_rows >= self._refresh_at:
+            self._refresh_at = 2 * self._new_rows
+            db.refresh_statistics(self._session, (Profile.__tablename__, ExternalId.__tablename__,
+                                                  Registration.__tablename__))
 
     def _status_catalogue(self, event: Event) -> dict[str, RegistrationStatus]:
         return {st.label: st for st in self._session.scalars(select(RegistrationStatus).where(RegistrationStatus.event_id == event.id))}

@@ -3,7 +3,7 @@ are already taken still lands whole (the store draws new ones and tries again)."
 import random
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from connectors.codes import CODE_ALPHABET, CODE_LENGTH, CodeGenerator
 from connectors.db import transaction
@@ -126,3 +126,19 @@ def test_linked_ids_are_seen_by_the_same_session_and_kept_in_step(harness):
         assert moved[0].outcome == "updated" and next(st.iter_registrations())[0].external_ids == {"marketo_lead_id": "6"}
     with harness.read_factory() as s:
         assert s.execute(select(ExternalId.system, ExternalId.remote_id)).all() == [("marketo_lead_id", "6")]
+
+
+def test_after_a_large_import_the_email_match_still_uses_the_email_index(harness, db_url):
+    """PostgreSQL without statistics scanned the account's profiles for each batch's match; the
+    store refreshes them as the tables grow (SQLite picks the index without them)."""
+    with transaction(harness.factory) as s:
+        st = store(s)
+        for start in range(0, 3000, 1000):
+            created = st.upsert_profiles([{"key": f"k{i}", "fields": {"email": f"lead{i}@acme.test"}}
+                                          for i in range(start, start + 1000)])
+            register(st, created)
+        sql = ("SELECT id FROM profiles WHERE account_id = 1 AND lower(email) IN "
+               "('lead1@acme.test', 'lead2@acme.test', 'lead3@acme.test')")
+        explain = "EXPLAIN QUERY PLAN " if db_url.startswith("sqlite") else "EXPLAIN "
+        plan = " ".join(str(row[-1]) for row in s.execute(text(explain + sql)))
+    assert "ix_profiles_account_email_lower" in plan, plan
