@@ -27,9 +27,10 @@ from connectors.db import transaction
 from connectors.event_access import assign_event
 from connectors.models import (
     Account, AgendaItem, AgendaItemRegistration, Base, Delivery, Event, Job, JobRun, PluginConfig, Profile,
-    Registration, Session as EventSession, SessionRegistration, StatusChangeEvent,
+    Registration, Session as EventSession, SessionRegistration, StatusChangeEvent, User,
 )
 from connectors.seed import get_or_create_event, get_or_create_user
+from connectors.tokens import create_user_token
 
 from .conftest import add_job, csrf_token, login, make_app
 
@@ -61,6 +62,8 @@ ACCOUNT_OWNED_ARGS = {"event_code", "job_id", "run_id", "delivery_id", "registra
 JOB_ARGS = ("job_id", "run_id", "delivery_id")
 #: Arguments that make a route event-scoped (outside ``/account/``).
 EVENT_ARGS = {"event_code", "job_id", "run_id", "delivery_id"}
+#: API addresses for administrators only (as /account/ is for pages).
+API_ACCOUNT_LEVEL = "/api/v1/plugin-configs"
 ALLOWED = {"GET": {200, 302}, "POST": {200, 302, 400, 422}}  # a POST's empty form may be refused, the user is not
 BUILDER2 = ("builder2@acme.test", "builder2-pw")
 OTHER_ADMIN = ("admin@other.test", None)
@@ -75,6 +78,7 @@ class Target:
     url: str
     scope: str  # "event" | "account" | "api" | "open"
     owned: bool  # names an id of account ACME
+    api_scope: str | None = None  # an API route's own scope, by its ids: "event" | "account" | None (lists)
 
 
 @pytest.fixture
@@ -135,7 +139,7 @@ def _scope(rule) -> str | None:
 
 
 def _argument_sets(rule, samples) -> list[tuple[str, dict]]:
-    """(scope, arguments) to try: job and run routes once with EV1's, once with the account-level ones."""
+    """(scope, API scope, arguments) to try: job and run routes once with EV1's, once with the account-level ones."""
     scope = _scope(rule)
     args = set(rule.arguments)
     unknown = args - {"event_code", *JOB_ARGS, "registration_id", "config_id", "application", "kind", "subject_code"}
@@ -149,8 +153,20 @@ def _argument_sets(rule, samples) -> list[tuple[str, dict]]:
             values.update(kind=kind, subject_code=code)
         if owner:
             values.update({k: samples[owner][k] for k in JOB_ARGS if k in args})
-        sets.append((owner if scope == "event" and owner else scope, values))
+        sets.append((owner if scope == "event" and owner else scope, _api_scope(rule, owner), values))
     return sets
+
+
+def _api_scope(rule, owner: str | None) -> str | None:
+    """Plugin configurations are account-level; a job or run is its job's; an event's is the event's.
+    Lists, the documentation and the ingestion endpoint name no id (they filter, or take no user)."""
+    if not rule.rule.startswith("/api/"):
+        return None
+    if rule.rule.startswith(API_ACCOUNT_LEVEL):
+        return "account"
+    if owner:
+        return owner
+    return "event" if "event_code" in rule.arguments else None
 
 
 def targets(app: Flask, samples) -> list[Target]:
@@ -160,9 +176,9 @@ def targets(app: Flask, samples) -> list[Target]:
         for rule, method in _routes(app):
             if rule.endpoint in EXEMPT:
                 continue
-            for scope, values in _argument_sets(rule, samples):
+            for scope, api_scope, values in _argument_sets(rule, samples):
                 out.append(Target(rule.endpoint, method, adapter.build(rule.endpoint, values, method=method), scope,
-                                  bool(set(values) & ACCOUNT_OWNED_ARGS)))
+                                  bool(set(values) & ACCOUNT_OWNED_ARGS), api_scope))
     return out
 
 
@@ -256,6 +272,33 @@ def test_the_api_answers_401_to_a_signed_in_session_without_a_token(app, samples
             wanted = 200 if target.endpoint in API_DOCS_FOR_SESSIONS else 401
             _check(failures, target, call(admin, target).status_code, wanted, "ACME's administrator, no token")
     assert not failures, "\n".join(failures)
+
+
+def test_the_api_applies_the_same_rule_to_user_tokens(app, world, samples):
+    """With a user's API token instead of a session: 404 for the builder of EV2 and for OTHER's
+    administrator, 403 for builders on account-level addresses, nothing changed."""
+    tokens = {}
+    with transaction(world.services.factory) as s:
+        for who in ("builder@acme.test", BUILDER2[0], OTHER_ADMIN[0]):
+            tokens[who] = create_user_token(s, s.scalar(select(User).where(User.login == who)), "walk")[1]
+    before, client, failures, walked = fingerprint(world), app.test_client(), [], 0
+
+    def answer(who: str, target: Target) -> int:
+        return client.open(target.url, method=target.method, json={},
+                           headers={"Authorization": f"Bearer {tokens[who]}"}).status_code
+
+    for target in targets(app, samples):
+        walked += target.api_scope is not None
+        if target.api_scope == "event":
+            _check(failures, target, answer(BUILDER2[0], target), 404, "builder of EV2's token")
+        if target.api_scope == "account":
+            for who in ("builder@acme.test", BUILDER2[0]):
+                _check(failures, target, answer(who, target), 403, f"{who}'s token")
+        if target.api_scope and target.owned:
+            _check(failures, target, answer(OTHER_ADMIN[0], target), 404, "OTHER's administrator's token")
+    assert not failures, "\n".join(failures)
+    assert fingerprint(world) == before
+    assert walked or not any(rule.rule.startswith("/api/v1/") and rule.arguments for rule in app.url_map.iter_rules())
 
 
 def test_the_users_allowed_reach_every_route(app, samples):
