@@ -49,3 +49,24 @@ def errors_of(response) -> dict[str, list[str]]:
     body = response.get_json()
     assert isinstance(body, dict) and isinstance(body.get("errors"), dict), (response.status_code, response.data[:300])
     return body["errors"]
+
+
+def add_registration(session, ids) -> int:
+    """Registration R1 of EV1 (Ann Lee, Marketo lead 42) with session S101 and agenda item W1 taken."""
+    from connectors.models import (
+        AgendaItem, AgendaItemRegistration, Profile, Registration, Session as EventSession, SessionRegistration,
+    )
+    profile = Profile(account_id=ids["acme"], pin="P1", email="ann@acme.test", first_name="Ann", last_name="Lee",
+                      custom={}, external_ids={"marketo_lead_id": "42"})
+    keynote = EventSession(event_id=ids["ev1"], session_code="S101", title="Keynote")
+    workshop = AgendaItem(event_id=ids["ev1"], code="W1", name="Workshop")
+    session.add_all([profile, keynote, workshop])
+    session.flush()
+    reg = Registration(event_id=ids["ev1"], profile_id=profile.id, registration_code="R1",
+                       attendee_type_code="Attendee", status_label="New", external_ids={}, version=1)
+    session.add(reg)
+    session.flush()
+    session.add_all([SessionRegistration(registration_id=reg.id, session_id=keynote.id, status="Registered"),
+                     AgendaItemRegistration(registration_id=reg.id, agenda_item_id=workshop.id, status="Registered")])
+    session.flush()
+    return reg.id

@@ -7,30 +7,15 @@ from sqlalchemy import func, select
 
 from connectors.db import transaction
 from connectors.event_access import unassign_event
-from connectors.models import (
-    AgendaItem, AgendaItemRegistration, Event, Profile, Registration, Session as EventSession, SessionRegistration,
-    StatusChangeEvent, User,
-)
+from connectors.models import Event, StatusChangeEvent, User
 
-from .api_helpers import api, errors_of  # noqa: F401  (fixture)
+from .api_helpers import add_registration, api, errors_of  # noqa: F401  (fixture)
 
 
 @pytest.fixture
 def reg(world) -> int:
     with transaction(world.services.factory) as s:
-        profile = Profile(account_id=world.ids["acme"], pin="P1", email="ann@acme.test", first_name="Ann",
-                          last_name="Lee", custom={}, external_ids={"marketo_lead_id": "42"})
-        keynote = EventSession(event_id=world.ids["ev1"], session_code="S101", title="Keynote")
-        workshop = AgendaItem(event_id=world.ids["ev1"], code="W1", name="Workshop")
-        s.add_all([profile, keynote, workshop])
-        s.flush()
-        r = Registration(event_id=world.ids["ev1"], profile_id=profile.id, registration_code="R1",
-                         attendee_type_code="Attendee", status_label="New", external_ids={}, version=1)
-        s.add(r)
-        s.flush()
-        s.add_all([SessionRegistration(registration_id=r.id, session_id=keynote.id, status="Registered"),
-                   AgendaItemRegistration(registration_id=r.id, agenda_item_id=workshop.id, status="Registered")])
-        return r.id
+        return add_registration(s, world.ids)
 
 
 def test_search_and_detail_by_role(api, reg):
