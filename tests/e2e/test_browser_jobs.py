@@ -161,10 +161,7 @@ def test_event_builder_reaches_events_but_not_account_pages(builder_page, demo_a
 
 PHONE_PAGES = [
     pytest.param(None, "login", id="login"),
-    pytest.param("admin", "", id="events", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "web/static/style.css: the Events table's visually hidden 'Actions' header (.visually-hidden is "
-        "position:absolute, and .table-wrap is not positioned) escapes the table's scroll box and widens "
-        "the page to 537 px"))),
+    pytest.param("admin", "", id="events"),
     pytest.param("admin", "events/SUMMIT26/connectors", id="event-connectors"),
     pytest.param("builder", NEW_IMPORT_FORM, id="new-job-form"),
     pytest.param("admin", "JOB", id="job-with-run"),
