@@ -15,6 +15,15 @@ authorise the app again. So:
   that expires after ``seconds``.
 
 No transaction stays open across a remote call: on SQLite that would stop every other writer.
+
+A job run (or a delivery) builds its state with ``session=`` its own session. On SQLite that
+session holds the database's write lock from its first statement to its commit (``BEGIN
+IMMEDIATE``), so a save made from inside its open transaction, on another connection of the same
+thread, would wait for itself until the busy timeout. So before reading or writing, the state
+ends that transaction when it has written nothing (``db.end_if_unwritten``: nothing is lost), and
+refuses with ``RunHoldsWrites`` — before any token is spent — when it has uncommitted writes: the
+core cannot commit half a batch apart from its checkpoint, so the job must save its checkpoint
+(``ctx.checkpoint.save``) before it calls the target with work in hand. See docs/decisions.md.
 """
 from __future__ import annotations
 
@@ -30,7 +39,7 @@ from typing import Any, Iterator
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import transaction
+from .db import end_if_unwritten, transaction
 from .models import PluginConfig, utcnow
 from .secrets import SecretBox
 
@@ -42,18 +51,38 @@ class StateBusy(RuntimeError):
     """Another holder kept the lease longer than we could wait: try again later."""
 
 
+class RunHoldsWrites(RuntimeError):
+    """The calling run's SQLite session has uncommitted writes: the state cannot be saved now."""
+
+
 class ConnectionState:
-    def __init__(self, factory: sessionmaker[Session], box: SecretBox, config_id: int):
+    def __init__(self, factory: sessionmaker[Session], box: SecretBox, config_id: int,
+                 session: Session | None = None):
         self._factory, self._box, self.config_id = factory, box, config_id
+        # the run's own session, and the thread that runs it (only that thread can wait for itself)
+        self._run_session, self._run_thread = session, threading.get_ident()
+
+    def _free_the_write_lock(self) -> None:
+        """Called before every read and write: see the module's docstring."""
+        s = self._run_session
+        if s is None or threading.get_ident() != self._run_thread or s.get_bind().dialect.name != "sqlite":
+            return  # (on PostgreSQL the run's transaction locks no configuration row)
+        if end_if_unwritten(s):
+            return
+        raise RunHoldsWrites("the run has uncommitted database changes while it calls the remote application, so the "
+                             "connection's rotated credentials could not be saved (SQLite's write lock is the run's): "
+                             "save a checkpoint before such calls; nothing was spent")
 
     def load(self) -> dict[str, Any]:
         """The configuration's secrets as stored now (another worker may have changed them)."""
+        self._free_the_write_lock()
         with transaction(self._factory) as s:
             config = s.get(PluginConfig, self.config_id, populate_existing=True)
             return self._box.open(config.secrets) if config is not None else {}
 
     def save(self, values: dict[str, Any]) -> None:
         """Merge ``values`` into the secrets (None removes a key), durably, before returning."""
+        self._free_the_write_lock()
         with transaction(self._factory) as s:
             q = select(PluginConfig).where(PluginConfig.id == self.config_id).execution_options(populate_existing=True)
             if s.get_bind().dialect.name == "postgresql":
@@ -69,6 +98,7 @@ class ConnectionState:
         """Hold the configuration's lease for the block; waits for another holder (at most
         ``wait`` seconds, then ``StateBusy``). Re-read the state inside the block: the previous
         holder may have done what you were about to do."""
+        self._free_the_write_lock()
         holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
         deadline = time.monotonic() + wait
         while not self._take(holder, seconds):

@@ -75,7 +75,7 @@ def build_context(factory: sessionmaker[Session], registry: PluginManager, box: 
         counters=dict(run.counters or {}), progress=(run.progress_done or 0, run.progress_total),
         log_lines=log_lines, job_id=job.id,
         since=previous["last_success"].started_at if previous.get("last_success") is not None else None,
-        connection_state=ConnectionState(factory, box, config.id),
+        connection_state=ConnectionState(factory, box, config.id, session=session),
         catch_up=lambda since=None: deliveries.catch_up(session, registry, job.id, since))
     ctx._facts = RunFacts(job.id, run.trigger, validation.needs_check(job_type, job.validation_state))
     session.commit()  # hold no transaction (nor SQLite's write lock) while the handler waits on the network
