@@ -30,6 +30,7 @@ OWN_AUTH = frozenset({"api.status_changes"})
 #: Readable with a user token or, in a browser, the admin's session (GET only: no CSRF concern).
 DOCS = frozenset({"api.openapi", "api.docs"})
 #: Where each error status puts its reason when no field is to blame.
+INGEST_PATH = "/api/v1/status-changes"
 GENERAL_FIELD = {400: "body", 401: "authorization", 403: "role", 404: "resource", 405: "method", 409: "state",
                  413: "body", 422: "body"}
 
@@ -43,7 +44,8 @@ def _bearer() -> str | None:
 def _authenticate_user_token():
     """Every ``/api/v1`` request but the ingestion endpoint acts as the user of its token.
     Runs before the admin's login check; the session is never consulted for the API."""
-    if request.blueprint != "api" or request.endpoint in OWN_AUTH:
+    if not request.path.startswith(bp.url_prefix + "/") or request.endpoint in OWN_AUTH \
+            or request.path == INGEST_PATH:
         return None
     db = get_db()
     user = user_for_token(db, _bearer())
@@ -54,6 +56,9 @@ def _authenticate_user_token():
             "send a user API token: Authorization: Bearer cnu_… (API tokens page, or connectors tokens create --user)"]})
     db.commit()  # last_used_at
     g._login_user = LoginUser.of(user)  # Flask-Login's current_user for this request only; no session
+    missed = request.routing_exception
+    if isinstance(missed, HTTPException) and missed.code in (404, 405):
+        return _http_error(missed)  # an unknown address or method of the API answers JSON too
     return None
 
 

@@ -109,3 +109,12 @@ def test_administrators_and_builders_reach_what_they_may(api, app, samples):
             if status != 200:
                 failures.append(f"{who}: {method} {url}: {status}")
     assert not failures, "\n".join(failures)
+
+
+def test_unknown_addresses_and_methods_answer_json_after_the_token(api):
+    assert api.call("GET", "/api/v1/nothing-here", None).status_code == 401
+    missing = api.call("GET", "/api/v1/nothing-here")
+    assert missing.status_code == 404 and "resource" in missing.get_json()["errors"]
+    wrong = api.call("PATCH", "/api/v1/jobs")
+    assert wrong.status_code == 405 and "method" in wrong.get_json()["errors"]
+    assert api.client.get("/api/v1/status-changes").status_code == 405  # the ingestion endpoint is left alone
