@@ -2,10 +2,10 @@
 ``operation`` decorator whose notes become the view's entry in the OpenAPI document."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from flask import abort, jsonify, make_response, request
+from flask import jsonify, make_response, request
 from marshmallow import Schema, ValidationError
 
 from connectors.errors import flatten_messages
@@ -27,7 +27,6 @@ class Operation:
     status: int = 200
     errors: tuple[int, ...] = ()
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def operation(summary: str, *, tag: str, **notes: Any) -> Callable:
@@ -75,7 +74,3 @@ def dump(schema: type[Schema], obj: Any, status: int = 200):
 
 def page_info(page: int, per_page: int, total: int) -> dict[str, int]:
     return {"page": page, "per_page": per_page, "total": total}
-
-
-def not_found(what: str) -> None:
-    abort(404, description=f"no such {what}, or it belongs to another account")
