@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -205,6 +206,35 @@ def run_child(script: Path, case: dict[str, Any], timeout: float | None = None) 
         return json.loads(out.read_text())
     finally:
         out.unlink(missing_ok=True)
+
+
+# -- a server in a forked child ----------------------------------------------------------------------
+class ForkedServer:
+    """``target(pipe, options)`` in a forked child (fork before the case starts any thread): it
+    sends one first message (``self.ready``: how to reach it), then answers each request sent by
+    ``ask`` until it receives "stop". A sandbox there shares neither the case's GIL nor its memory."""
+
+    def __init__(self, target: Callable[[Any, dict[str, Any]], None], options: dict[str, Any]):
+        self.target, self.options = target, options
+        self.ready: Any = None
+
+    def __enter__(self) -> "ForkedServer":
+        context = multiprocessing.get_context("fork")
+        self._pipe, child_end = context.Pipe()
+        self._process = context.Process(target=self.target, args=(child_end, self.options), daemon=True)
+        self._process.start()
+        self.ready = self._pipe.recv()
+        return self
+
+    def ask(self, request: Any) -> Any:
+        self._pipe.send(request)
+        return self._pipe.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self._pipe.send("stop")
+        self._process.join(30)
+        if self._process.is_alive():
+            self._process.terminate()
 
 
 # -- output -----------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ own, the seeded account with one registration per contact, the job, and the prod
 (``connectors worker``, ``relay``, ``dispatcher``) with their CPU time and logged problems."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import insert
 
-from common import postgres_database
+from common import ForkedServer, postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 REG_JOB = "eloqua.activity_on_registration_status"
@@ -24,32 +23,20 @@ LIST_NAME = "Benchmark contacts"
 
 
 # -- the Eloqua sandbox, in a process of its own --------------------------------------------------------
-class SandboxProcess:
+class SandboxProcess(ForkedServer):
     """A seeded ``EloquaSandbox`` served from a forked child with ``people`` extra contacts
     (``bench<i>@example.com``), all in the list ``LIST_NAME``, and ``latency`` seconds per call."""
 
     def __init__(self, people: int, latency: float):
-        self.options = {"people": people, "latency": latency}
-        self.connection: dict[str, Any] = {}
-        self.contact_ids: list[int] = []
+        super().__init__(_serve_sandbox, {"people": people, "latency": latency})
 
-    def __enter__(self) -> "SandboxProcess":
-        context = multiprocessing.get_context("fork")  # before the case starts any thread
-        self._pipe, child_end = context.Pipe()
-        self._process = context.Process(target=_serve_sandbox, args=(child_end, self.options), daemon=True)
-        self._process.start()
-        self.connection, self.contact_ids = self._pipe.recv()
-        return self
+    @property
+    def connection(self) -> dict[str, Any]:
+        return self.ready[0]
 
-    def ask(self, what: str) -> Any:
-        self._pipe.send(what)
-        return self._pipe.recv()
-
-    def __exit__(self, *exc: object) -> None:
-        self._pipe.send("stop")
-        self._process.join(30)
-        if self._process.is_alive():
-            self._process.terminate()
+    @property
+    def contact_ids(self) -> list[int]:
+        return self.ready[1]
 
 
 def _serve_sandbox(pipe: Any, options: dict[str, Any]) -> None:
