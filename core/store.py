@@ -119,7 +119,7 @@ class Store:
         by_ext = self._profiles_by_external_id(rows)
         by_key = self._profiles_by_match_field(rows, match_on)
         links = self._links_of({*by_ext.values(), *by_key.values()})
-        done: list[tuple[str, str, Profile | NewRow | None, str | None, str | None]] = []  # key, outcome, profile, code, message
+        done: list[tuple[str, str, Profile | NewRow | None, str | None, Any]] = []  # key, outcome, profile, code, message
         new_links: list[tuple[Profile | NewRow, str, str]] = []
         created: list[NewRow] = []
         for row in rows:
@@ -141,8 +141,9 @@ class Store:
                     clash = [(sys, links[profile][sys]) for sys in ext if links[profile].get(sys, ext[sys]) != ext[sys]]
                     if clash:
                         sys, other = clash[0]
-                        done.append((key, "skipped", profile, "duplicate",
-                                     f"{match_on} {value} already belongs to profile {profile.pin} ({sys} {other})"))
+                        # the message waits for the pin: a profile created earlier in this batch has none yet
+                        done.append((key, "skipped", profile, "duplicate", lambda p, what=f"{match_on} {value}", ext=f"({sys} {other})":
+                                     f"{what} already belongs to profile {p.pin} {ext}"))
                         continue
             if profile is None:
                 profile = NewRow(account_id=self._account.id, custom={}, external_ids={}, **{**dict.fromkeys(PROFILE_FIELDS), **fields})
@@ -167,7 +168,8 @@ class Store:
                         scope="account_id", codes=self._codes, drawn={id(p) for p in drawn})
         self._insert_links([(p.id, sys, rid) for p, sys, rid in new_links])
         self._grew(len(created))
-        return [UpsertResult(key, outcome, id=p.id if p is not None else None, code=code, message=message)
+        return [UpsertResult(key, outcome, id=p.id if p is not None else None, code=code,
+                             message=message(p) if callable(message) else message)
                 for key, outcome, p, code, message in done]
 
     def _profiles_by_external_id(self, rows) -> dict[tuple[str, str], Profile]:

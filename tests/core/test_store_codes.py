@@ -142,3 +142,13 @@ def test_after_a_large_import_the_email_match_still_uses_the_email_index(harness
         explain = "EXPLAIN QUERY PLAN " if db_url.startswith("sqlite") else "EXPLAIN "
         plan = " ".join(str(row[-1]) for row in s.execute(text(explain + sql)))
     assert "ix_profiles_account_email_lower" in plan, plan
+
+
+def test_a_duplicate_of_a_profile_created_in_the_same_batch_names_its_pin(harness):
+    rows = [{"key": "a", "fields": {"email": "same@acme.test"}, "external_ids": {"marketo_lead_id": "1"}},
+            {"key": "b", "fields": {"email": "same@acme.test"}, "external_ids": {"marketo_lead_id": "2"}}]
+    with transaction(harness.factory) as s:
+        first, second = store(s).upsert_profiles(rows)
+        pin = s.get(Profile, first.id).pin
+    assert (first.outcome, second.outcome, second.code) == ("created", "skipped", "duplicate")
+    assert pin and second.message == f"email same@acme.test already belongs to profile {pin} (marketo_lead_id 1)"
