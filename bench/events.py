@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Status-change events to Eloqua activities, and the Eloqua contact import: how fast, how much memory.
 
-    .venv/bin/python bench/events.py                  # both scenarios at the issue's sizes (about 50 min on busy cores)
+    .venv/bin/python bench/events.py                  # both scenarios at the issue's sizes (about 45 min on busy cores)
     .venv/bin/python bench/events.py --quick          # low rate, small sizes (a few minutes)
     .venv/bin/python bench/events.py --scenario events --rate 200 --seconds 60
 
