@@ -14,7 +14,6 @@ await their check against the target (``validation``) are not planned for.
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from ..plugin_api import DeliveryUncertain, JobFailed
 from ..plugins import PluginManager
 from ..secrets import SecretBox
 from ..triggers import in_window, retry_delay, status_matches, triggered_types
+from .delivery_leases import leases
 from .event_context import EventContext
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def deliver(factory: sessionmaker[Session], registry: PluginManager, box: Secret
                     attempts=Delivery.attempts + 1, updated_at=now))
         if res.rowcount != 1:
             return "skipped"
-    with factory() as s, _LeaseKeeper(factory, delivery_id, worker, lease_seconds):
+    with factory() as s, leases.holding(factory, delivery_id, worker, lease_seconds):
         delivery = s.get(Delivery, delivery_id)
         job, event = delivery.job, s.get(StatusChangeEvent, delivery.event_id)
         try:
@@ -209,33 +209,6 @@ def catch_up(session: Session, registry: PluginManager, job_id: int, since: date
         states[state] = states.get(state, 0) + 1
     problems = [(event_id, state, error) for state, event_id, error in rows if state in ("parked", "uncertain")]
     return CatchUp(len(planned), states, problems)
-
-
-class _LeaseKeeper:
-    """Renews a delivery's lease while the plugin works, so a slow send is not taken for a dead one."""
-
-    def __init__(self, factory: sessionmaker[Session], delivery_id: int, worker: str, lease_seconds: int):
-        self._factory, self._id, self._worker, self._seconds = factory, delivery_id, worker, lease_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"delivery-lease-{delivery_id}", daemon=True)
-
-    def __enter__(self) -> "_LeaseKeeper":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(max(self._seconds / 3, 0.2)):
-            try:
-                with transaction(self._factory) as s:
-                    s.execute(update(Delivery).where(Delivery.id == self._id, Delivery.state == "sending",
-                                                     Delivery.worker == self._worker)
-                              .values(lease_until=utcnow() + timedelta(seconds=self._seconds)))
-            except Exception:  # noqa: BLE001 - a passing database error: try again next beat
-                log.exception("renewing the lease of delivery %s failed", self._id)
 
 
 def _context(s: Session, box: SecretBox, job: Job, delivery: Delivery, factory: sessionmaker[Session]) -> EventContext:

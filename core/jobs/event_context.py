@@ -5,10 +5,18 @@ What the plugin writes through ``store`` (a remote id it looked up) is committed
 ``on_event`` returns. Reads that precede remote calls go through ``registration()``, which ends
 its transaction at once: no transaction (on SQLite, no write lock) is held while the plugin waits
 on the network.
+
+Per delivery thread, one HTTP session per plugin configuration is kept and reused (its
+connections stay open: no new TCP/TLS handshake per delivery); ``requests.Session`` is not safe
+across threads, hence per thread. Decrypted secrets are cached by their ciphertext: the same
+ciphertext always opens to the same values, and a changed secret (a rotated token, an edit) is a
+new ciphertext, so nothing stale can be served.
 """
 from __future__ import annotations
 
 import logging
+import threading
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -23,24 +31,39 @@ from ..store import RegistrationView, Store
 from .context import TimeoutSession
 
 _log = logging.getLogger("connectors.delivery")
+_threads = threading.local()  # .sessions: {plugin configuration id: TimeoutSession} of this thread
+
+
+def _thread_session(config_id: int | None) -> TimeoutSession:
+    sessions = getattr(_threads, "sessions", None)
+    if sessions is None:
+        sessions = _threads.sessions = {}
+    if config_id not in sessions:
+        sessions[config_id] = TimeoutSession()
+    return sessions[config_id]
+
+
+@lru_cache(maxsize=64)
+def _opened(box: SecretBox, token: str | None) -> tuple[tuple[str, Any], ...]:
+    return tuple(box.open(token).items())
 
 
 class EventContext:
     def __init__(self, *, connection: dict[str, Any], mappings: Mappings, store: Store, delivery_id: int,
                  attempt: int, session: Session | None = None, event_id: int | None = None,
-                 connection_state: ConnectionState | None = None, job_id: int | None = None):
+                 connection_state: ConnectionState | None = None, job_id: int | None = None,
+                 config_id: int | None = None):
         self.connection, self.mappings, self.store = connection, mappings, store
         self.delivery_id, self.attempt, self.job_id = delivery_id, attempt, job_id
         #: the plugin configuration's secrets as durable state (rotating OAuth tokens), see ``ConnectionState``
         self.connection_state = connection_state
         self.log = logging.LoggerAdapter(_log, {"delivery": delivery_id})
         self._session, self._event_id = session, event_id
-        self._http: TimeoutSession | None = None
+        self._config_id = config_id
 
     def http(self) -> TimeoutSession:
-        if self._http is None:
-            self._http = TimeoutSession()
-        return self._http
+        """This thread's session for the plugin configuration (kept for its next deliveries)."""
+        return _thread_session(self._config_id)
 
     def registration(self, registration_code: str) -> RegistrationView | None:
         """The event's registration with this code and its person (``external_ids`` included),
@@ -63,10 +86,10 @@ class EventContext:
     @classmethod
     def build(cls, session: Session, box: SecretBox, config: PluginConfig, account: Account, event: Event | None,
               delivery: Delivery, factory=None) -> "EventContext":
-        connection = {**(config.connection or {}), **box.open(config.secrets)}
+        connection = {**(config.connection or {}), **dict(_opened(box, config.secrets))}
         mappings = Mappings(Mapping(m.direction, m.certain_field, m.remote_field, m.transform, m.update_policy,
                                     m.is_match_key, m.required) for m in config.mappings)
-        return cls(connection=connection, mappings=mappings,
+        return cls(config_id=config.id, connection=connection, mappings=mappings,
                    store=Store(session, account, event, actor={"type": "job", "id": str(delivery.job_id)}),
                    delivery_id=delivery.id, attempt=delivery.attempts, session=session,
                    event_id=event.id if event is not None else None, job_id=delivery.job_id,
