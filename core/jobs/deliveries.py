@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from ..db import transaction
 from ..models import Account, Delivery, Event, Job, PluginConfig, StatusChangeEvent, utcnow
@@ -40,7 +40,7 @@ def plan(session: Session, registry: PluginManager, event: StatusChangeEvent) ->
     keys = triggered_types(registry.job_types.values(), event.type)
     if not keys:
         return []
-    jobs = session.scalars(select(Job).where(
+    jobs = session.scalars(select(Job).options(joinedload(Job.schedule)).where(
         Job.account_id == event.account_id, Job.enabled.is_(True), Job.job_type.in_(keys),
         or_(Job.validation_state.is_(None), Job.validation_state == "valid"),
         or_(Job.event_id == event.event_id, Job.event_id.is_(None))))
@@ -88,7 +88,7 @@ def deliver(factory: sessionmaker[Session], registry: PluginManager, box: Secret
         if res.rowcount != 1:
             return "skipped"
     with factory() as s, leases.holding(factory, delivery_id, worker, lease_seconds):
-        delivery = s.get(Delivery, delivery_id)
+        delivery = s.get(Delivery, delivery_id, options=[joinedload(Delivery.job)])
         job, event = delivery.job, s.get(StatusChangeEvent, delivery.event_id)
         try:
             job_type = registry.job_type(job.job_type)
@@ -212,7 +212,7 @@ def catch_up(session: Session, registry: PluginManager, job_id: int, since: date
 
 
 def _context(s: Session, box: SecretBox, job: Job, delivery: Delivery, factory: sessionmaker[Session]) -> EventContext:
-    config = s.get(PluginConfig, job.plugin_config_id)
+    config = s.get(PluginConfig, job.plugin_config_id, options=[joinedload(PluginConfig.mappings)])
     return EventContext.build(s, box, config, s.get(Account, job.account_id),
                               s.get(Event, job.event_id) if job.event_id else None, delivery,
                               factory=factory)

@@ -1,6 +1,7 @@
 """What every Eloqua job shares: how it gets a client and how Eloqua's verdicts end a run."""
 from __future__ import annotations
 
+import random
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -17,6 +18,8 @@ CONTACT_ID_SYSTEM = "eloqua_contact_id"
 SOURCE = "connector:eloqua"
 #: extra ``EloquaClient`` options for job runs; tests put a fake ``sleep`` and clock here
 RUN_CLIENT_OPTIONS: dict[str, Any] = {}
+#: one jitter source for every client: seeding a new ``random.Random`` reads os.urandom, per delivery
+_JITTER = random.Random()
 
 
 def client_for_run(ctx: JobContext) -> EloquaClient:
@@ -24,7 +27,7 @@ def client_for_run(ctx: JobContext) -> EloquaClient:
     lives in the plugin configuration (``ctx.connection_state``), shared by every worker."""
     state = getattr(ctx, "connection_state", None)
     return client_for(ctx.connection, session=ctx.http(), token_store=StateTokenStore(state) if state else None,
-                      **RUN_CLIENT_OPTIONS)
+                      **{"rng": _JITTER, **RUN_CLIENT_OPTIONS})
 
 
 @contextmanager
