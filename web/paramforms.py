@@ -112,7 +112,9 @@ def _field(name: str, mf: fields.Field, event_values: list[str] | None) -> tuple
                                       widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), **kw)
     elif inner is not None:
         kind = "lines"
-        kw["description"] = (kw["description"] + " " if kw["description"] else "") + "One value per line."
+        said = (kw["description"] or "").strip()
+        if "a line" not in said and "per line" not in said:  # the plugin may already say how
+            kw["description"] = (said.rstrip(".") + ". " if said else "") + "One value per line."
         unbound = TextAreaField(default="\n".join(map(str, default or ())), **kw)
     elif options is not None:
         kind = "select"

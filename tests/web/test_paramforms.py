@@ -14,7 +14,8 @@ class WideParams(Schema):
     note = fields.String(metadata={"label": "Note", "order": 3})
     statuses = fields.List(fields.String(), required=True, metadata={"label": "Status filter", "order": 1})
     channels = fields.List(fields.String(validate=validate.OneOf(["email", "sms"])), metadata={"label": "Channels"})
-    tags = fields.List(fields.String(), metadata={"label": "Tags"})
+    tags = fields.List(fields.String(), metadata={"label": "Tags", "description": "Tags to add"})
+    pairs = fields.List(fields.String(), metadata={"label": "Pairs", "description": "One 'a = b' a line."})
     ratio = fields.Float(validate=validate.Range(min=0, max=1), metadata={"label": "Ratio"})
     since = fields.DateTime(metadata={"label": "Since"})
     program = fields.Integer(data_key="programId", metadata={"label": "Program", "order": 2})
@@ -70,3 +71,9 @@ def test_errors_land_on_their_fields(app):
 def test_describe_uses_labels_in_schema_order():
     shown = paramforms.describe(JT, {"programId": 7, "statuses": ["New"], "extra": True})
     assert shown == [("Status filter", "New"), ("Program", "7"), ("extra", "Yes")]
+
+
+def test_a_lines_field_says_one_value_per_line_once(app):
+    form, _, _ = _form(app)
+    assert form["p_tags"].description == "Tags to add. One value per line."
+    assert form["p_pairs"].description == "One 'a = b' a line."  # the plugin said it already
