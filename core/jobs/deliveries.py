@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
@@ -67,12 +67,16 @@ def plan_event(factory: sessionmaker[Session], registry: PluginManager, event_id
 
 
 def due(factory: sessionmaker[Session], now: datetime | None = None, limit: int = 100) -> list[int]:
-    """Pending rows, and failed ones whose retry time has come."""
+    """Pending rows, and failed ones whose retry time has come, of enabled jobs (a disabled job's
+    deliveries wait for it to be enabled again)."""
     now = now or utcnow()
     with factory() as s:
-        return list(s.scalars(select(Delivery.id).where(or_(
-            Delivery.state == "pending", (Delivery.state == "failed") & (Delivery.next_attempt_at <= now)))
-            .order_by(Delivery.id).limit(limit)))
+        return list(s.scalars(select(Delivery.id).where(_sendable(now)).order_by(Delivery.id).limit(limit)))
+
+
+def _sendable(now: datetime):
+    return and_(or_(Delivery.state == "pending", (Delivery.state == "failed") & (Delivery.next_attempt_at <= now)),
+                Delivery.job_id.in_(select(Job.id).where(Job.enabled.is_(True))))
 
 
 def deliver(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, delivery_id: int,
@@ -80,9 +84,7 @@ def deliver(factory: sessionmaker[Session], registry: PluginManager, box: Secret
     """Send one delivery if it is ours to send; returns its new state (or "skipped")."""
     now = utcnow()
     with transaction(factory) as s:
-        res = s.execute(update(Delivery).where(
-            Delivery.id == delivery_id,
-            or_(Delivery.state == "pending", (Delivery.state == "failed") & (Delivery.next_attempt_at <= now)))
+        res = s.execute(update(Delivery).where(Delivery.id == delivery_id, _sendable(now))
             .values(state="sending", worker=worker, lease_until=now + timedelta(seconds=lease_seconds),
                     attempts=Delivery.attempts + 1, updated_at=now))
         if res.rowcount != 1:

@@ -137,3 +137,18 @@ def test_replay_catches_up_a_job_that_was_disabled(harness):
         set_enabled(s, job, True)
         assert len(deliveries.replay(s, harness.registry, job, since)) == 2
         assert deliveries.replay(s, harness.registry, job, since) == []  # nothing twice
+
+
+def test_a_disabled_jobs_deliveries_wait_until_it_is_enabled_again(harness):
+    job_id = activity_job(harness)
+    change_status(harness, "New")
+    ids = plan_all(harness)
+    with transaction(harness.factory) as s:
+        set_enabled(s, s.get(Job, job_id), False)
+    assert deliveries.due(harness.factory) == []
+    assert [deliveries.deliver(harness.factory, harness.registry, harness.box, i, "w1") for i in ids] == ["skipped"] * 2
+    assert sample_plugin.SENT == [] and states(harness) == ["pending", "pending"]
+    with transaction(harness.factory) as s:
+        set_enabled(s, s.get(Job, job_id), True)
+    assert deliveries.due(harness.factory) == ids
+    assert [deliveries.deliver(harness.factory, harness.registry, harness.box, i, "w1") for i in ids] == ["sent"] * 2
