@@ -10,6 +10,9 @@ from .mapping import Mapping, Mappings
 from .plugin_api import (
     Application, CheckResult, DeliveryUncertain, JobFailed, JobType, MappingDefault, QuotaExhausted, RemoteField,
 )
+from .selection import (
+    REGISTRATION_FILTER_CHOICES, RegistrationFilterParams, mapping_source, registration_filters, registration_key,
+)
 from .store import EventInfo, RegistrationView, UpsertResult
 
 __version__ = "0.1.0"
@@ -18,4 +21,5 @@ __all__ = [
     "hookimpl", "Application", "JobType", "JobContext", "EventContext", "JobFailed", "QuotaExhausted", "LeaseLost", "RemoteField", "CheckResult",
     "MappingDefault", "Mapping", "Mappings", "UpsertResult", "EventInfo", "RegistrationView",
     "ConnectionState", "StateBusy", "DeliveryUncertain",
+    "REGISTRATION_FILTER_CHOICES", "RegistrationFilterParams", "registration_filters", "registration_key", "mapping_source",
 ]
