@@ -49,7 +49,8 @@ def open_new_event_job(page: Any, base_url: str, event_name: str, application: s
     """From the event's Connectors page: New Event Job, then pick the application and the job type
     (each choice reloads the form, as it does for a person)."""
     open_event_connectors(page, base_url, event_name)
-    page.get_by_role("link", name="New Event Job").click()
+    with page.expect_navigation():  # to its "load": app.js, which reloads on a choice, is running by then
+        page.get_by_role("link", name="New Event Job").click()
     with page.expect_navigation():
         page.locator("select#application").select_option(label=application)
     with page.expect_navigation():
