@@ -9,13 +9,14 @@ a job type end to end without a bus. Also the contract every connector plugin sh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from .db import make_engine, read_session_factory, session_factory, transaction
-from .models import Base, Event, Job, JobRun, Profile, Registration, RunRecord, StatusChangeEvent
+from .models import Base, Event, Job, JobRun, Profile, Registration, RunRecord, StatusChangeEvent, utcnow
 from .plugin_api import Application, JobType
 from .plugins import PluginManager
 from .secrets import SecretBox
@@ -120,6 +121,25 @@ class Harness:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def edit_registration(harness: Harness, code: str, status: str | None = None, later: bool = False,
+                      **profile_fields: Any) -> None:
+    """Change a registration (its status, or its profile's fields) behind a job's back, as a
+    person in the event platform would; ``later`` moves its modification time an hour ahead."""
+    with transaction(harness.factory) as s:
+        reg = s.scalar(select(Registration).where(Registration.registration_code == code))
+        if status is not None:
+            reg.status_label, reg.version = status, reg.version + 1
+        if later:
+            reg.date_modified = utcnow() + timedelta(hours=1)
+        profile = s.get(Profile, reg.profile_id)
+        for name, value in profile_fields.items():
+            setattr(profile, name, value)
+
+
+def registrations_by_email(harness: Harness) -> dict[str, dict[str, Any]]:
+    return {r["email"]: r for r in harness.registrations()}
 
 
 def check_plugin_contract(plugin: object, name: str = "plugin-under-test") -> PluginManager:

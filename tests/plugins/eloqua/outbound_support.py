@@ -3,14 +3,17 @@ and registrations) in the harness's event, edits as an admin would make them, an
 Eloqua carried out."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 
 from connectors.db import transaction
 from connectors.demo_agenda import seed_programme
-from connectors.models import Account, Event, Profile, Registration, utcnow
-from connectors.testing import ACCOUNT_CODE, EVENT_CODE
+from connectors.models import Account, Event
+from connectors.testing import (  # the last two are re-exported for the job tests
+    ACCOUNT_CODE, EVENT_CODE, edit_registration, registrations_by_email,
+)
+
+__all__ = ["ATTENDEES", "add_outbound_mapping", "die_on_call", "edit_registration", "imports",
+           "registrations_by_email", "seed_attendees", "syncs_started", "take_over", "uploaded_rows"]
 
 ATTENDEES = 120
 
@@ -19,23 +22,6 @@ def seed_attendees(harness, attendees: int = ATTENDEES) -> None:
     with transaction(harness.factory) as s:
         account = s.scalar(select(Account).where(Account.account_code == ACCOUNT_CODE))
         seed_programme(s, account, s.scalar(select(Event).where(Event.event_code == EVENT_CODE)), attendees=attendees)
-
-
-def edit_registration(harness, code, status=None, later=False, **profile_fields):
-    """Change a registration (its status, or its profile's fields) as the admin would."""
-    with transaction(harness.factory) as s:
-        reg = s.scalar(select(Registration).where(Registration.registration_code == code))
-        if status is not None:
-            reg.status_label, reg.version = status, reg.version + 1
-        if later:
-            reg.date_modified = utcnow() + timedelta(hours=1)
-        profile = s.get(Profile, reg.profile_id)
-        for name, value in profile_fields.items():
-            setattr(profile, name, value)
-
-
-def registrations_by_email(harness):
-    return {r["email"]: r for r in harness.registrations()}
 
 
 def imports(sandbox, path=r"(?i)/api/bulk/2\.0/contacts/imports"):

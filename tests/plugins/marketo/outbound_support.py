@@ -1,31 +1,11 @@
 """Helpers the outbound job tests share (their fixture, ``programme_harness``, is in conftest)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from connectors.testing import edit_registration, registrations_by_email  # re-exported for the job tests
 
-from sqlalchemy import select
-
-from connectors.db import transaction
-from connectors.models import Profile, Registration, utcnow
+__all__ = ["ATTENDEES", "edit_registration", "registrations_by_email", "sent", "sync_calls"]
 
 ATTENDEES = 320  # two Sync Leads calls: 300 + 20
-
-
-def edit_registration(harness, code, status=None, later=False, **profile_fields):
-    """Change a registration (its status, or its profile's fields) as the admin would."""
-    with transaction(harness.factory) as s:
-        reg = s.scalar(select(Registration).where(Registration.registration_code == code))
-        if status is not None:
-            reg.status_label, reg.version = status, reg.version + 1
-        if later:
-            reg.date_modified = utcnow() + timedelta(hours=1)
-        profile = s.get(Profile, reg.profile_id)
-        for name, value in profile_fields.items():
-            setattr(profile, name, value)
-
-
-def registrations_by_email(harness):
-    return {r["email"]: r for r in harness.registrations()}
 
 
 def sync_calls(sandbox, since=0):
@@ -36,5 +16,3 @@ def sync_calls(sandbox, since=0):
 
 def sent(calls, field="email"):
     return [record[field] for call in calls for record in call.body["input"]]
-
-
