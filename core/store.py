@@ -296,11 +296,13 @@ class Store:
 
     def iter_registrations(self, status_labels: Iterable[str] | None = None, attendee_types: Iterable[str] | None = None,
                            modified_since: datetime | None = None, after: int = 0,
-                           batch_size: int = 500) -> Iterator[list[RegistrationView]]:
+                           batch_size: int = 500, registration_codes: Iterable[str] | None = None,
+                           ) -> Iterator[list[RegistrationView]]:
         """The event's registrations with their profiles, in batches, in ``position`` order.
 
         ``modified_since`` keeps those whose registration, profile, sessions or agenda items
-        changed at or after that time (the incremental modes' watermark)."""
+        changed at or after that time (the incremental modes' watermark); ``registration_codes``
+        those with one of these codes (a retry run's records)."""
         event = self._require_event()
         classes = {label: st.classification for label, st in self._status_catalogue(event).items()}
         last_id = after
@@ -313,6 +315,8 @@ class Store:
                 q = q.where(Registration.attendee_type_code.in_(list(attendee_types)))
             if modified_since is not None:
                 q = q.where(metrics.changed_since(modified_since))
+            if registration_codes is not None:
+                q = q.where(Registration.registration_code.in_(list(registration_codes)))
             batch = self._session.execute(q).all()
             if not batch:
                 return

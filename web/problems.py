@@ -66,8 +66,8 @@ def retry(run_id: int):
         flash(f"Not retried: {exc}.", "error")
         return _back(run, flt)
     db.commit()
-    flash(f"Run #{new_run.id} queued to retry {len(keys)} record{'s' if len(keys) != 1 else ''}: the whole job runs "
-          "again, and records already in come back unchanged.", "success")
+    flash(f"Run #{new_run.id} queued to retry {len(keys)} record{'s' if len(keys) != 1 else ''}: it processes only "
+          f"{'these records' if len(keys) != 1 else 'this record'}, and its page tells which are fixed.", "success")
     return redirect(url_for("runs.job_detail", job_id=run.job_id, run=new_run.id))
 
 

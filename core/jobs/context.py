@@ -5,7 +5,7 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import requests
 from sqlalchemy import update
@@ -80,8 +80,8 @@ class RunLog:
 class JobContext:
     """Built by the core for one run attempt. Handlers use only the attributes documented here:
     ``connection``, ``mappings``, ``store``, ``params``, ``progress()``, ``record()``,
-    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``ledger``, ``since``, ``run_id``, ``attempt``,
-    ``connection_state`` and ``catch_up()``."""
+    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``ledger``, ``since``, ``only_keys``, ``run_id``,
+    ``attempt``, ``connection_state`` and ``catch_up()``."""
 
     MAX_LOG_LINES = 500
 
@@ -90,7 +90,7 @@ class JobContext:
                  counters: dict[str, int] | None = None, progress: tuple[int, int | None] = (0, None),
                  log_lines: list[dict[str, Any]] | None = None, job_id: int | None = None,
                  since: datetime | None = None, connection_state: "ConnectionState | None" = None,
-                 catch_up: Callable[..., Any] | None = None):
+                 catch_up: Callable[..., Any] | None = None, only_keys: Iterable[str] | None = None):
         self._factory, self._session, self._claim = factory, session, claim
         self.store, self.connection, self.mappings = store, connection, mappings
         self.checkpoint = Checkpoint(self, checkpoint)
@@ -104,8 +104,12 @@ class JobContext:
         self._cancel_seen, self._cancel_checked_at = False, 0.0
         self._http: TimeoutSession | None = None
         self.ledger = Ledger(session, job_id, claim.run_id) if job_id is not None else None
-        #: start of this job's last successful run (None if none): the watermark of incremental modes
-        self.since = since
+        #: a retry run's record keys (the problems asked for), None for a run of all records: a job
+        #: processes only the records whose keys are in it (outbound selections narrow by themselves)
+        self.only_keys: frozenset[str] | None = frozenset(only_keys) if only_keys is not None else None
+        #: start of this job's last successful run (None if none): the watermark of incremental modes;
+        #: always None on a retry run, whose records are asked for whether or not they changed since
+        self.since = since if only_keys is None else None
         #: the plugin configuration's secrets as durable state (rotating OAuth tokens), see ``ConnectionState``
         self.connection_state = connection_state
         self._catch_up = catch_up
@@ -117,6 +121,11 @@ class JobContext:
     @property
     def attempt(self) -> int:
         return self._claim.attempt
+
+    def wants(self, key: Any) -> bool:
+        """Whether this run processes the record named ``key``: always, unless it is a retry run
+        that did not ask for it (imports filter what they read with it)."""
+        return self.only_keys is None or str(key)[:320] in self.only_keys
 
     def progress(self, done: int, total: int | None = None) -> None:
         self._progress = (done, total if total is not None else self._progress[1])

@@ -25,6 +25,9 @@ from .context import JobContext, LeaseLost
 from .runs import Claim
 from .states import final_status
 
+#: ``JobRun.trigger`` of a run that retries some records of another (``problems.retry``)
+RETRY_TRIGGER = "retry"
+
 log = logging.getLogger(__name__)
 
 
@@ -64,8 +67,10 @@ def build_context(factory: sessionmaker[Session], registry: PluginManager, box: 
                                 m.is_match_key, m.required) for m in config.mappings)
     params = job_type.params_schema().load(job.params or {})
     checkpoint, log_lines = run.checkpoint, list(run.log or [])
+    retrying = run.trigger == RETRY_TRIGGER
     previous = _previous_runs(session, run)
-    if checkpoint is None and previous.get("last_ended") is not None and previous["last_ended"].status == "quota_exhausted":
+    if checkpoint is None and not retrying and previous.get("last_ended") is not None \
+            and previous["last_ended"].status == "quota_exhausted":
         checkpoint = previous["last_ended"].checkpoint
         log_lines.append(runs.log_entry("info", f"resuming where run #{previous['last_ended'].id} stopped (API quota)"))
     ctx = JobContext(
@@ -76,7 +81,8 @@ def build_context(factory: sessionmaker[Session], registry: PluginManager, box: 
         log_lines=log_lines, job_id=job.id,
         since=previous["last_success"].started_at if previous.get("last_success") is not None else None,
         connection_state=ConnectionState(factory, box, config.id, session=session),
-        catch_up=lambda since=None: deliveries.catch_up(session, registry, job.id, since))
+        catch_up=lambda since=None: deliveries.catch_up(session, registry, job.id, since),
+        only_keys=(run.retry_keys or []) if retrying else None)
     ctx._facts = RunFacts(job.id, run.trigger, validation.needs_check(job_type, job.validation_state))
     session.commit()  # hold no transaction (nor SQLite's write lock) while the handler waits on the network
     return job_type, params, ctx
@@ -92,8 +98,11 @@ class RunFacts:
 
 
 def _previous_runs(session, run: JobRun) -> dict[str, JobRun | None]:
-    """The job's last ended run and last successful one before this run."""
-    earlier = select(JobRun).where(JobRun.job_id == run.job_id, JobRun.id < run.id).order_by(JobRun.id.desc())
+    """The job's last ended run and last successful one before this run, retry runs left out: a
+    retry did only the records asked for, so it neither moves the watermark nor leaves a
+    checkpoint for the next run to resume from."""
+    earlier = (select(JobRun).where(JobRun.job_id == run.job_id, JobRun.id < run.id, JobRun.trigger != RETRY_TRIGGER)
+               .order_by(JobRun.id.desc()))
     return {
         "last_ended": session.scalar(earlier.where(JobRun.status.in_(ENDED_RUN_STATUSES)).limit(1)),
         "last_success": session.scalar(earlier.where(JobRun.status == "succeeded").limit(1)),

@@ -1,9 +1,12 @@
 """A run's problems: its failed and skipped records, filtered, paged, exported, retried, dismissed.
 
 Retrying is a new run of the same job (trigger ``retry``) that names the run it retries and the
-record keys asked for (``JobRun.retry_of_id`` / ``retry_keys``). The whole job runs again: every
-job type's run is idempotent (records already in come back ``unchanged``, a ledger skips what was
-done), so a full re-run is safe, and the retried keys' fate is read from the new run's records.
+record keys asked for (``JobRun.retry_of_id`` / ``retry_keys``). It processes only those records:
+the handler's context carries the keys (``ctx.only_keys``), outbound jobs' registration selection
+narrows to them in SQL (``connectors.selection``), imports read or keep only those. A retry run
+neither moves the incremental watermark (``ctx.since`` is None in it, and the next run's watermark
+ignores it) nor leaves a checkpoint for the next run; the retried keys' fate is read from the new
+run's records (matched on the key's registration code or remote id, so a fixed email still counts).
 Dismissing hides records from the open problems; they stay in the counts and in the CSV.
 """
 from __future__ import annotations
@@ -17,13 +20,17 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Job, JobRun, RunRecord, utcnow
+from ..selection import key_identity
 from . import runs
+from .execute import RETRY_TRIGGER
 
 PROBLEM_OUTCOMES = ("failed", "skipped")
 SHOWS = ("open", "dismissed", "all")
 CSV_COLUMNS = ("record", "outcome", "stage", "code", "message", "dismissed_at", "dismissed_by")
 #: a spreadsheet runs a cell starting with one of these as a formula (CSV injection)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: the most keys one retry asks for (the run's selection names them all in one query)
+MAX_RETRY_KEYS = 10_000
 
 
 class RetryRefused(ValueError):
@@ -165,15 +172,18 @@ def retry(session: Session, run: JobRun, keys: list[str]) -> JobRun:
     in the caller's transaction. Refused while the job is disabled or has a run queued or running."""
     if not keys:
         raise RetryRefused("no records to retry")
+    if len(keys) > MAX_RETRY_KEYS:
+        raise RetryRefused(f"{len(keys):,} records are more than one retry takes ({MAX_RETRY_KEYS:,}): narrow the "
+                           "filter, or run the whole job again with Run now")
     job: Job = run.job
     if not job.enabled:
         raise RetryRefused("the job is disabled: enable it before retrying")
     if session.scalar(select(JobRun.id).where(JobRun.job_id == job.id, JobRun.status.in_(("queued", "running"))).limit(1)):
         raise RetryRefused("a run of this job is already queued or running: retry when it has ended")
-    retry_run = runs.enqueue(session, job, trigger="retry")
+    retry_run = runs.enqueue(session, job, trigger=RETRY_TRIGGER)
     retry_run.retry_of_id, retry_run.retry_keys = run.id, keys
     retry_run.log = [runs.log_entry("info", f"retry of {len(keys)} record{'s' if len(keys) != 1 else ''} of run #{run.id}: "
-                                            "the whole job runs again; records already in come back unchanged")]
+                                            "only these records are processed")]
     session.flush()
     return retry_run
 
@@ -192,10 +202,11 @@ def retry_outcome(session: Session, retry_run: JobRun) -> RetryOutcome | None:
     keys = retry_run.retry_keys or []
     if not retry_run.ended or not keys:
         return None
-    still: set[str] = set()
-    for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
-        still.update(session.scalars(select(RunRecord.record_key).where(
-            RunRecord.run_id == retry_run.id, RunRecord.outcome.in_(PROBLEM_OUTCOMES), RunRecord.record_key.in_(chunk))))
+    # the retry run holds only the asked-for records: its problems are few, read them all
+    problems = session.scalars(select(RunRecord.record_key).where(
+        RunRecord.run_id == retry_run.id, RunRecord.outcome.in_(PROBLEM_OUTCOMES)))
+    still = {key_identity(k) for k in problems}
+    failing = [k for k in keys if key_identity(k) in still]
     if retry_run.status in ("failed", "cancelled"):  # a run that did not get through proves nothing fixed
-        return RetryOutcome(len(keys), [k for k in keys if k in still], [])
-    return RetryOutcome(len(keys), [k for k in keys if k in still], [k for k in keys if k not in still])
+        return RetryOutcome(len(keys), failing, [])
+    return RetryOutcome(len(keys), failing, [k for k in keys if key_identity(k) not in still])

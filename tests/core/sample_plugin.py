@@ -1,7 +1,7 @@
 """A small plugin for core tests: imports people given in its parameters, a page at a time."""
 from marshmallow import Schema, fields, validate
 
-from connectors import Application, JobFailed, JobType, MappingDefault, QuotaExhausted, hookimpl
+from connectors import Application, JobFailed, JobType, MappingDefault, QuotaExhausted, hookimpl, registration_filters
 
 
 class SampleConnection(Schema):
@@ -29,7 +29,7 @@ def import_people(ctx, params):
     for offset in range(state["offset"], len(people), size):
         page = people[offset:offset + size]
         rows = [{"key": p.get("email") or p["id"], "fields": ctx.mappings.apply("inbound", p, prefix="profile"),
-                 "external_ids": {"sample_id": p["id"]}} for p in page]
+                 "external_ids": {"sample_id": p["id"]}} for p in page if ctx.wants(p.get("email") or p["id"])]
         regs = []
         for res in ctx.store.upsert_profiles(rows, match_on="email", policies=ctx.mappings.policies("inbound")):
             if res.outcome in ("skipped", "failed"):
@@ -54,7 +54,7 @@ class NotifyParams(Schema):
 def notify(ctx, params):
     """An outbound job: tells the remote side about registrations whose status it has not seen."""
     ctx.log.info("since %s", ctx.since.isoformat() if ctx.since else "the beginning")
-    for batch in ctx.store.iter_registrations(status_labels=params["status_labels"]):
+    for batch in ctx.store.iter_registrations(**registration_filters(ctx, params)):  # a retry narrows it
         seen = {r.registration_code: r.status_label for r in batch}
         changed = ctx.ledger.changed(seen)
         for code in seen:
