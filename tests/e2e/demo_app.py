@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -32,6 +33,14 @@ class Demo:
     cwd: Path
     banner: str          # what it printed up to "Ctrl-C stops"
     output: list[str] = field(default_factory=list, repr=False)  # its last log lines since
+
+    def sandbox_url(self, label: str) -> str:
+        """Where the demo serves the sandbox of the application ``label`` ("Oracle Eloqua",
+        "Marketo"), as its banner says: what a connection form's URL field takes."""
+        found = re.search(rf"^{re.escape(label)} sandbox on (\S+)$", self.banner, re.MULTILINE)
+        if found is None:
+            raise LookupError(f"the demo runs no {label} sandbox:\n{self.banner}")
+        return found.group(1)
 
 
 def free_port_block(count: int = PORT_BLOCK) -> int:
