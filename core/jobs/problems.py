@@ -207,6 +207,8 @@ def retry_outcome(session: Session, retry_run: JobRun) -> RetryOutcome | None:
         RunRecord.run_id == retry_run.id, RunRecord.outcome.in_(PROBLEM_OUTCOMES)))
     still = {key_identity(k) for k in problems}
     failing = [k for k in keys if key_identity(k) in still]
-    if retry_run.status in ("failed", "cancelled"):  # a run that did not get through proves nothing fixed
+    # a run that did not get through (an error, a stop) proves nothing fixed; one whose records all
+    # failed did get through ("failed" without an error)
+    if retry_run.status in ("cancelled", "quota_exhausted") or retry_run.error:
         return RetryOutcome(len(keys), failing, [])
     return RetryOutcome(len(keys), failing, [k for k in keys if key_identity(k) not in still])

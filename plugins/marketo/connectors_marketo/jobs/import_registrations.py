@@ -11,9 +11,13 @@ so a run that dies resumes in the same export after its last committed row. ``mo
 with REST pages, exactly like ``rest``; once ``bulk_threshold`` leads are in and the list goes on,
 it exports the list in bulk and skips the leads it already imported — Marketo cannot tell a
 list's size up front, and this way no page read is wasted.
+
+A retry run (``ctx.only_keys``) reads the leads asked for by id instead of the list, whether or
+not they are still members: what failed was their import, not their membership.
 """
 from __future__ import annotations
 
+import re
 import time
 from contextlib import closing
 from typing import Any, Callable, Iterator
@@ -40,6 +44,8 @@ BULK_OPTIONS: dict[str, Any] = {}
 #: export status polls (Marketo refreshes it at most once a minute) and the longest wait
 BULK_WAIT = {"poll_interval": 60.0, "deadline": 6 * 3600.0}
 PageImporter = Callable[[JobContext, list[dict[str, Any]], dict[str, Any]], None]
+#: a lead's record key (``common.lead_key``): its id, then its email
+LEAD_KEY = re.compile(r"lead (\d+)(?: <|$)")
 
 
 class ImportRegistrationsParams(Schema):
@@ -91,7 +97,11 @@ def run(ctx: JobContext, params: dict[str, Any]) -> None:
 def import_list(ctx: JobContext, client: MarketoClient, params: dict[str, Any], static_list: dict[str, Any],
                 wanted: list[str], state: dict[str, Any], import_page: PageImporter) -> None:
     """Read the list the way ``params["mode"]`` says into ``import_page``, committing after each
-    page or bulk batch (a run resumed in a bulk export stays in it)."""
+    page or bulk batch (a run resumed in a bulk export stays in it); a retry run reads only the
+    leads asked for (``retry_leads``)."""
+    if ctx.only_keys is not None:
+        retry_leads(ctx, client, params, wanted, import_page)
+        return
     mode = state.get("mode") or params["mode"]
     skip: set[int] = set()
     if mode == "auto":
@@ -206,6 +216,25 @@ class _BulkImport:
                 raise _Cancelled
             sleep(seconds)
         return wait
+
+
+def retry_leads(ctx: JobContext, client: MarketoClient, params: dict[str, Any], wanted: list[str],
+                import_page: PageImporter) -> None:
+    """A retry: the leads its keys name (``lead_key``), read by id (Get Leads by filter type id,
+    300 a call) rather than the whole list, into ``import_page``; a lead Marketo no longer has is
+    skipped. A key naming no lead (a bad row of a bulk export) cannot be asked for by itself."""
+    ids = {int(m.group(1)): key for key in sorted(ctx.only_keys or ()) if (m := LEAD_KEY.match(key))}
+    if len(ids) < len(ctx.only_keys or ()):
+        ctx.log.warning("%s key(s) asked for name no Marketo lead (a bad export row): run the whole job again for "
+                        "those", len(ctx.only_keys or ()) - len(ids))
+    ctx.log.info("retry: reading %s lead(s) by id", len(ids))
+    leads = client.get_leads("id", sorted(ids), fields=wanted) if ids else []
+    for start in range(0, len(leads), BULK_BATCH):
+        import_page(ctx, leads[start:start + BULK_BATCH], params)
+    for lead_id in sorted(set(ids) - {int(lead["id"]) for lead in leads}):
+        ctx.record(ids[lead_id], "skipped", "lead_not_found", f"Marketo has no lead {lead_id} anymore", stage="read")
+    ctx.progress(len(ids), len(ids))
+    ctx.checkpoint.save({"retry": True, "done": len(leads), "finished": True})
 
 
 def _import_page(ctx: JobContext, leads: list[dict[str, Any]], params: dict[str, Any]) -> None:
