@@ -3,7 +3,8 @@
 Puts the Eloqua contacts of the event's chosen registrations into a shared contact list — given
 by id, or by name (made if Eloqua has none) — through Bulk sync actions, which Eloqua logs
 (ELQ-00119 added, ELQ-00118 removed) and which scale where REST membership PUTs do not. Mode
-``sync`` also takes out the members no chosen registration accounts for.
+``sync`` also takes out the members no chosen registration accounts for (not on a retry run,
+which chooses only the registrations asked for).
 
 The list's members are exported first, so a registration whose contact is in already is
 ``unchanged`` and only the others are sent, by email; an email no Eloqua contact has comes back
@@ -112,8 +113,10 @@ class _ListUpdate:
                      self.params["mode"])
         if not self._add_all(filters, members):
             return
-        if self.params["mode"] == "sync":
+        if self.params["mode"] == "sync" and ctx.only_keys is None:
             self._remove_unwanted(members)
+        elif self.params["mode"] == "sync":
+            ctx.log.info("retry: only the registrations asked for were added; no member is taken out")
         self._save(finished=True)
 
     # -- the list as it is --------------------------------------------------------------------------

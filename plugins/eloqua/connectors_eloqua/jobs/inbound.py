@@ -32,6 +32,10 @@ MAX_EXPORT_FIELDS = 250
 INCREMENTAL_OVERLAP = timedelta(minutes=5)
 #: what a user's filter may be long (Eloqua takes 1000 characters; the job adds the rest)
 MAX_USER_FILTER = 800
+#: the longest export filter Eloqua takes
+MAX_FILTER = 1000
+#: a contact's record key (``contact_key``): its id, then its email
+_CONTACT_KEY = re.compile(r"contact (\d+)(?: <|$)")
 _MEMBERSHIP = re.compile(r"\b(EXISTS|STATUS)\s*\(", re.IGNORECASE)
 RowsImporter = Callable[[JobContext, list[dict[str, Any]], dict[str, Any]], None]
 
@@ -101,19 +105,32 @@ def _statement(field: dict[str, Any]) -> str:
     return field.get("statement") or "{{Contact.Field(%s)}}" % field["internalName"]
 
 
-def export_filter(client: EloquaClient, params: dict[str, Any], since: datetime | None) -> str:
-    """The EEL filter: membership, the user's filter, and for incremental runs the last change."""
+def export_filter(client: EloquaClient, params: dict[str, Any], since: datetime | None,
+                  contact_ids: list[str] | None = None) -> str:
+    """The EEL filter: membership, the user's filter, for incremental runs the last change, and
+    for a retry its contacts' ids when they fit in Eloqua's 1000 characters (else the rows read
+    are filtered, ``retry_contact_ids``)."""
     parts = []
     if params.get("contact_list_id") is not None or params.get("contact_list_name"):
         parts.append("EXISTS('{{ContactList[%d]}}')" % resolve_list_id(client, params))
     elif params.get("segment_id") is not None:
         parts.append("EXISTS('{{ContactSegment[%d]}}')" % params["segment_id"])
+    ids = "(%s)" % " OR ".join("'{{Contact.Id}}' = '%s'" % i for i in contact_ids) if contact_ids else ""
     if params.get("filter"):
-        parts.append(f"({params['filter']})" if parts or since else params["filter"])
+        parts.append(f"({params['filter']})" if parts or since or ids else params["filter"])
     if since is not None:
         moment = (since - INCREMENTAL_OVERLAP).astimezone(timezone.utc)
         parts.append("'{{Contact.UpdatedAt}}' > '%s'" % moment.strftime("%Y-%m-%d %H:%M:%S"))
+    if ids and len(" AND ".join([*parts, ids])) <= MAX_FILTER:
+        parts.append(ids)
     return " AND ".join(parts)
+
+
+def retry_contact_ids(ctx: JobContext) -> list[str] | None:
+    """The Eloqua contact ids a retry run's keys name (``contact_key``); None on other runs."""
+    if ctx.only_keys is None:
+        return None
+    return sorted({m.group(1) for key in ctx.only_keys if (m := _CONTACT_KEY.match(key))}, key=int)
 
 
 def resolve_list_id(client: EloquaClient, params: dict[str, Any]) -> int:
@@ -136,6 +153,7 @@ class ContactExport:
     def __init__(self, ctx: JobContext, client: EloquaClient, params: dict[str, Any], import_rows: RowsImporter):
         self.ctx, self.client, self.params, self.import_rows = ctx, client, params, import_rows
         self.state: dict[str, Any] = dict(ctx.checkpoint.load() or {})
+        self.retry_ids = retry_contact_ids(ctx)  # a retry reads only these contacts
 
     def run(self) -> None:
         ctx, state = self.ctx, self.state
@@ -154,8 +172,11 @@ class ContactExport:
         ctx, state = self.ctx, self.state
         export = state.get("export")
         if export is None:
+            if self.retry_ids == []:
+                ctx.log.warning("none of the keys asked for names an Eloqua contact: nothing to retry")
+                return self._save(finished=True)
             since = ctx.since if self.params["incremental"] else None
-            export_text = export_filter(self.client, self.params, since)
+            export_text = export_filter(self.client, self.params, since, self.retry_ids)
             ctx.log.info("exporting contacts %s", f"where {export_text}" if export_text else "(all)")
             export = self._begin(export_fields(ctx, self.client), export_text)
         elif "sync" not in export:
@@ -206,9 +227,11 @@ class ContactExport:
         ctx, state = self.ctx, self.state
         wait_for(self.client, export["sync"])
         pages = self.client.export_pages(export["sync"], limit=self.params["page_size"], offset=state.get("offset", 0))
+        wanted = set(self.retry_ids) if self.retry_ids is not None else None
         for page in pages:
-            if page.items:
-                self.import_rows(ctx, page.items, self.params)
+            items = [r for r in page.items if str(r.get(ID_COLUMN)) in wanted] if wanted is not None else page.items
+            if items:
+                self.import_rows(ctx, items, self.params)
             state.update(offset=page.next_offset, done=state.get("done", 0) + len(page.items))
             ctx.progress(state["done"], page.total)
             self._save()
