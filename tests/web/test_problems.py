@@ -89,6 +89,7 @@ def test_retry_one_record_queues_a_retry_run(admin, world):
     assert response.headers["Location"] == f"/jobs/{job_id}?run={retry.id}"
     html = admin.get(response.headers["Location"]).get_data(as_text=True)
     assert f'href="/runs/{run_id}/problems">problems of run #{run_id}</a>' in html and "1 record asked for" in html
+    assert f"Run #{retry.id} queued to retry 1 record: it processes only this record" in html
     # a second retry while that run is queued is refused, with the reason
     html = admin.post(f"/runs/{run_id}/problems/retry", data={"all": "1"}, follow_redirects=True).get_data(as_text=True)
     assert "Not retried: a run of this job is already queued or running" in html
@@ -100,6 +101,18 @@ def test_retry_all_takes_every_open_matching_key(admin, world):
     with world.session() as s:
         keys = s.scalar(select(JobRun.retry_keys).where(JobRun.job_id == job_id, JobRun.trigger == "retry"))
     assert keys == [f"lead-{i}@example.com" for i in range(3)]
+
+
+def test_a_retry_of_more_keys_than_one_run_takes_is_refused_with_what_to_do(admin, world, monkeypatch):
+    from connectors.jobs import problems  # noqa: PLC0415
+
+    monkeypatch.setattr(problems, "MAX_RETRY_KEYS", 2)
+    job_id, run_id = run_with_problems(world)
+    html = admin.post(f"/runs/{run_id}/problems/retry", data={"all": "1"}, follow_redirects=True).get_data(as_text=True)
+    assert "Not retried: 5 records are more than one retry takes (2): narrow the filter, or run the whole job " \
+           "again with Run now" in html
+    with world.session() as s:
+        assert s.scalar(select(JobRun.id).where(JobRun.job_id == job_id, JobRun.trigger == "retry")) is None
 
 
 def test_nothing_selected_changes_nothing(admin, world):
