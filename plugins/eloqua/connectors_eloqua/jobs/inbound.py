@@ -8,6 +8,9 @@ offset, done}`` and commits with what the page wrote, so an attempt that dies re
 same export after the last saved page. If the export's data is gone by then (retention over),
 the same contacts are exported again from the first row: rows already imported come back
 ``unchanged``.
+
+A retry run (``ctx.only_keys``) exports only the contacts its keys name: their ids join the
+export filter while it stays within Eloqua's 1000 characters, and the rows read are kept to them.
 """
 from __future__ import annotations
 
