@@ -1,4 +1,5 @@
-"""API: jobs and their runs — list, submit, run now, enable / disable, cancel, delete, clear —
+"""API: jobs and their runs — list, submit, edit the schedule, run now, enable / disable, cancel,
+delete, clear —
 through the core functions the Connectors and job pages call, scoped by ``access`` like them."""
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from sqlalchemy.orm import Session
 from connectors.jobs.problems import open_count
 from connectors.jobs.progress import estimate
 from connectors.jobs.runs import request_cancel
-from connectors.jobs.submit import SubmitError, clear_ended_jobs, delete_job, run_now, set_enabled, submit
+from connectors.jobs.edit import delete_job, edit_schedule, next_runs
+from connectors.jobs.submit import SubmitError, clear_ended_jobs, run_now, set_enabled, submit
 from connectors.models import Account, Event, Job, JobRun, User, utcnow
 
 from . import access, joblist
 from .api import bp
 from .api_schemas import (
-    CancelOut, ClearJobs, EventList, JobCreated, JobList, JobOut, JobQuery, JobSubmit, Removed, RunList, RunOut,
-    RunQuery, RunSummary,
+    CancelOut, ClearJobs, EventList, JobCreated, JobList, JobOut, JobPatch, JobQuery, JobSubmit, Removed, RunList,
+    RunOut, RunQuery, RunSummary,
 )
 from .api_support import ApiError, dump, load_body, load_query, operation, page_info
 from .db import get_db, registry
@@ -45,6 +47,7 @@ def job_view(job: Job, last: JobRun | None) -> dict[str, Any]:
             "state": job.state, "enabled": bool(job.enabled), "params": job.params or {},
             "schedule": joblist.schedule_words(job),
             "next_run_at": job.schedule.next_run_at if job.schedule and job.enabled else None,
+            "next_runs": next_runs(job),
             "validation_state": job.validation_state, "submitted_at": job.submitted_at,
             "submitted_via": job.submitted_via, "last_run": run_summary(last)}
 
@@ -79,8 +82,9 @@ def list_events():
 
 @bp.get("/jobs")
 @operation("List jobs", tag="jobs", query=JobQuery, response=JobList, errors=(400, 403, 404),
-           description="Newest first. Event builders see the jobs of their events only; `scope=account` "
-                       "(account-level jobs) is for administrators.")
+           description="Filtered, sorted and paged as on the Connectors pages (default: newest first). Event "
+                       "builders see the jobs of their events only; `scope=account` (account-level jobs) is for "
+                       "administrators.")
 def list_jobs():
     db, args = get_db(), load_query(JobQuery)
     event = _event(args.get("event"))
@@ -93,16 +97,11 @@ def list_jobs():
         where.append(Job.event_id.is_(None))
     elif args.get("scope") == "event" or not current_user.is_administrator:
         where.append(Job.event_id.is_not(None))
-    if args.get("state"):
-        where.append(Job.state == args["state"])
-    if args.get("job_type"):
-        where.append(Job.job_type == args["job_type"])
-    total = db.scalar(select(func.count(Job.id)).where(*where)) or 0
-    page, per_page = args["page"], args["per_page"]
-    jobs = list(db.scalars(select(Job).where(*where).order_by(Job.submitted_at.desc(), Job.id.desc())
-                           .limit(per_page).offset((page - 1) * per_page)))
-    last = joblist.last_runs(db, [j.id for j in jobs])
-    return dump(JobList, {"jobs": [job_view(j, last.get(j.id)) for j in jobs], "page": page_info(page, per_page, total)})
+    wanted = joblist.JobFilter(**{k: args.get(k) or "" for k in ("state", "application", "job_type")},
+                               sort=args["sort"], direction=args["direction"])
+    found = joblist.search(db, registry(), where, wanted, page=args["page"], per_page=args["per_page"], clamp=False)
+    return dump(JobList, {"jobs": [job_view(row.job, row.last_run) for row in found.rows],
+                          "page": page_info(found.page, found.per_page, found.total)})
 
 
 @bp.post("/jobs")
@@ -134,15 +133,33 @@ def get_job(job_id: int):
     return dump(JobOut, job_view(job, joblist.last_runs(get_db(), [job.id]).get(job.id)))
 
 
+@bp.patch("/jobs/<int:job_id>")
+@operation("Edit a job's schedule", tag="jobs", body=JobPatch, response=JobOut, errors=(400, 403, 404, 422),
+           description="Replaces the schedule and works out the next run again from now, as “Edit schedule” on "
+                       "the job page does. Refused (422, `schedule.<field>` with the reason) when invalid, when a "
+                       "once schedule is not in the future, or when no run is left after now.")
+def patch_job(job_id: int):
+    db = get_db()
+    job = access.job_or_404(job_id)
+    body = load_body(JobPatch)
+    try:
+        edit_schedule(db, job, body["schedule"], _user())
+    except SubmitError as exc:
+        db.rollback()
+        raise _submit_error(exc) from None
+    db.commit()
+    return dump(JobOut, job_view(job, joblist.last_runs(db, [job.id]).get(job.id)))
+
+
 @bp.delete("/jobs/<int:job_id>")
 @operation("Delete a job", tag="jobs", status=204, errors=(403, 404, 409),
-           description="Only a job with no queued or running run that has ended or is disabled; its runs and "
-                       "records go with it.")
+           description="With its schedule, runs, records and deliveries; refused (409) while a run of it is "
+                       "queued or running: cancel it first.")
 def remove_job(job_id: int):
     db = get_db()
     job = access.job_or_404(job_id)
     try:
-        delete_job(db, job)
+        delete_job(db, job, _user())
     except SubmitError as exc:
         db.rollback()
         raise _submit_error(exc, 409) from None

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from connectors.jobs.problems import PROBLEM_OUTCOMES, SHOWS
 from connectors.models import JOB_STATES, OUTCOMES, RUN_STATUSES
 
+from .joblist import SORTS as JOB_SORTS
 from .reglist import DIRECTIONS, SORTS
 
 Str, Int, Bool, Dict, List, Nested = fields.String, fields.Integer, fields.Boolean, fields.Dict, fields.List, fields.Nested
@@ -47,7 +48,12 @@ class JobQuery(PageQuery):
     scope = Str(validate=validate.OneOf(("event", "account")),
                 metadata={"description": "`account`: account-level jobs only (administrators)."})
     state = Str(validate=validate.OneOf(JOB_STATES))
+    application = Str(metadata={"description": "An application's name, e.g. `marketo`."})
     job_type = Str(metadata={"description": "A job type key, e.g. `marketo.import_leads_as_registrations`."})
+    sort = Str(load_default="submitted", validate=validate.OneOf(list(JOB_SORTS)),
+               metadata={"description": "`submitted` (default), `name`, `job_type` (by its label), `status` or "
+                                        "`next_run` (jobs without one last)."})
+    direction = Str(load_default="desc", validate=validate.OneOf(list(DIRECTIONS)))
 
 
 class RunSummary(Schema):
@@ -71,6 +77,7 @@ class JobOut(Schema):
     params = Dict()
     schedule = Str(metadata={"description": "The schedule in words."})
     next_run_at = DateTime(allow_none=True)
+    next_runs = List(DateTime(), metadata={"description": "The next five fire times (UTC); empty when disabled or over."})
     validation_state = Str(allow_none=True)
     submitted_at = DateTime(allow_none=True)
     submitted_via = Str(allow_none=True)
@@ -89,9 +96,17 @@ class JobSubmit(StrictSchema):
     params = Dict(load_default=dict, metadata={"description": "The job type's parameters (checked by its schema)."})
     schedule = Dict(load_default=None, allow_none=True,
                     metadata={"description": 'Default `{"mode": "once"}` (run now). Also `{"mode": "once", "run_at": ...}` '
-                                             'or `{"mode": "recurring", "rrule": ..., "start_at": ..., "timezone": ...}`.'})
+                                             'or a recurring one, as in `JobPatch`.'})
     name = Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
     notify_email = fields.Email(load_default=None, allow_none=True)
+
+
+class JobPatch(StrictSchema):
+    schedule = Dict(required=True, metadata={"description": (
+        'The new schedule: `{"mode": "once", "run_at": ...}` (in the future) or `{"mode": "recurring", '
+        '"frequency": "minutes"|"hourly"|"daily"|"weekly"|"monthly", "interval": N, "start_at": ..., "end_at": ..., '
+        '"timezone": ..., "days_of_week": ["MO", ...], "time_of_day": "HH:MM", "day_of_month": N, "max_runs": N}`. '
+        "Naive times are read in `timezone` (default: the event's). Bad fields come back as `schedule.<field>`.")})
 
 
 class JobCreated(Schema):

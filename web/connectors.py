@@ -2,6 +2,8 @@
 administrators, account level for administrators only."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -25,8 +27,8 @@ def home():
 @bp.get("/events/<event_code>/connectors")
 def event_jobs(event_code: str):
     event = access.event_or_404(event_code)
-    rows = joblist.table(get_db(), registry(), current_user.account_id, event.id)
-    return render_template("connectors/event.html", event=event, rows=rows)
+    listing, code = _listing(event, "event")
+    return render_template("connectors/event.html", event=event, **listing), code
 
 
 @bp.post("/events/<event_code>/connectors/clear")
@@ -50,10 +52,38 @@ def account_jobs():
     event = next((e for e in events if e.event_code == chosen), None)
     if chosen and event is None:
         abort(404)
-    return render_template(
-        "connectors/account.html", rows=joblist.table(db, reg, current_user.account_id, None),
-        events=events, event=event,
-        event_rows=joblist.table(db, reg, current_user.account_id, event.id) if event else [])
+    listing, code = _listing(None, "account")
+    event_page = joblist.search(db, reg, joblist.scope_condition(current_user.account_id, event.id),
+                                joblist.JobFilter()) if event else None
+    return render_template("connectors/account.html", events=events, event=event, event_page=event_page,
+                           **listing), code
+
+
+def _listing(event: Event | None, scope: str) -> tuple[dict, int]:
+    """The filter form and the page of jobs it asks for (400, with each bad filter named, when
+    the query string is not one the form offers)."""
+    db, reg = get_db(), registry()
+    form = joblist.filter_form(request.args, reg, scope)
+    if not form.validate():
+        return {"form": form, "page": None, "page_url": _page_url, "sort_url": _sort_url}, 400
+    page = joblist.search(db, reg, joblist.scope_condition(current_user.account_id, event.id if event else None),
+                          joblist.chosen(form), page=form.page.data or 1)
+    return {"form": form, "page": page, "page_url": _page_url, "sort_url": _sort_url,
+            "filtered": any(request.args.get(k) for k in ("state", "application", "job_type"))}, 200
+
+
+def _page_url(**changes: Any) -> str:
+    """This list's address with the current filters, sort and page, and ``changes`` applied."""
+    args = {k: v for k, v in request.args.items() if k in (*joblist.FILTER_ARGS, "page", "event") and v}
+    args.update(changes)
+    return url_for(request.endpoint, **(request.view_args or {}), **{k: v for k, v in args.items() if v})
+
+
+def _sort_url(key: str) -> str:
+    """A column header's link: sort by it, or flip the direction when it is the current sort."""
+    current, direction = request.args.get("sort") or "submitted", request.args.get("direction") or "desc"
+    flipped = {"asc": "desc", "desc": "asc"}.get(direction, "asc")
+    return _page_url(sort=key, direction=flipped if key == current else joblist.FIRST_DIRECTION[key], page=None)
 
 
 @bp.post("/account/connectors/clear")

@@ -12,23 +12,26 @@ from sqlalchemy.orm import Session
 
 from connectors.jobs import delivery_decisions
 from connectors.jobs import problems as core_problems
+from connectors.jobs.edit import next_runs
 from connectors.jobs.progress import duration_words, estimate, rate_words
 from connectors.jobs.runs import request_cancel
 from connectors.jobs.submit import SubmitError, set_enabled
 from connectors.jobs.submit import run_now as core_run_now
 from connectors.models import OUTCOMES, Delivery, Job, JobRun, utcnow
 
-from . import access, joblist, paramforms, problems, runchart
+from . import access, job_edit, joblist, paramforms, problems, runchart
 from .db import get_db, registry
 from .filters import iso, local_time
 
 bp = Blueprint("runs", __name__)
 bp.register_blueprint(problems.bp)
+bp.register_blueprint(job_edit.bp)
 
 ACTIVE = ("queued", "running")
 RUNS_SHOWN = 50
 PROBLEMS_SHOWN = 50
 LOG_TAIL = 200
+NEXT_RUNS_SHOWN = 5
 DECISION_LABELS = {"retry": "Retry", "mark_sent": "Mark as sent", "mark_not_sent": "Mark as not sent"}
 
 
@@ -89,6 +92,7 @@ def job_detail(job_id: int):
     return render_template(
         "runs/job.html", job=job, job_type=job_type, application=app, runs=runs, run=selected, tz=tz,
         params=paramforms.describe(job_type, job.params or {}), schedule=joblist.schedule_words(job),
+        next_runs=next_runs(job, NEXT_RUNS_SHOWN),
         problems=problems, problem_count=problem_count, outcomes=OUTCOMES,
         status=status_payload(selected, tz, problem_count) if selected else None,
         has_active=any(r.status in ACTIVE for r in runs), chart=runchart.chart(runs, joblist.words),
@@ -113,11 +117,11 @@ def run_now(job_id: int):
     try:
         run = core_run_now(db, job)
     except SubmitError as exc:
-        flash(f"Not run: {' '.join(exc.messages['job'])}.", "error")
-        return redirect(url_for(".job_detail", job_id=job.id))
+        flash(f"“{job.name}” not run: {' '.join(exc.messages['job'])}.", "error")
+        return redirect(job_edit.safe_next(url_for(".job_detail", job_id=job.id)))
     db.commit()
-    flash(f"Run #{run.id} queued.", "success")
-    return redirect(url_for(".job_detail", job_id=job.id, run=run.id))
+    flash(f"Run #{run.id} of “{job.name}” queued.", "success")
+    return redirect(job_edit.safe_next(url_for(".job_detail", job_id=job.id, run=run.id)))
 
 
 @bp.post("/jobs/<int:job_id>/enable")
@@ -136,8 +140,8 @@ def _set_enabled(job_id: int, enabled: bool):
     job = access.job_or_404(job_id)
     set_enabled(db, job, enabled)
     db.commit()
-    flash(f"Job {'enabled' if enabled else 'disabled'}.", "success")
-    return redirect(url_for(".job_detail", job_id=job.id))
+    flash(f"Job “{job.name}” {'enabled' if enabled else 'disabled'}.", "success")
+    return redirect(job_edit.safe_next(url_for(".job_detail", job_id=job.id)))
 
 
 @bp.post("/runs/<int:run_id>/cancel")
@@ -150,7 +154,7 @@ def cancel(run_id: int):
               "success")
     else:
         flash("The run has already ended.", "info")
-    return redirect(url_for(".job_detail", job_id=run.job_id, run=run.id))
+    return redirect(job_edit.safe_next(url_for(".job_detail", job_id=run.job_id, run=run.id)))
 
 
 @bp.get("/runs/<int:run_id>/status.json")

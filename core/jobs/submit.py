@@ -128,14 +128,3 @@ def clear_ended_jobs(session: Session, account_id: int, event_id: int | None) ->
         session.delete(job)  # cascades to schedule, runs and their records
     session.flush()
     return len(ids)
-
-
-def delete_job(session: Session, job: Job) -> None:
-    """Delete one job (the API's DELETE): only one that has ended or is disabled and has no
-    queued or running run, the rule "Clear All Jobs" applies to ended ones."""
-    if job.state not in ("ended", "disabled"):
-        raise SubmitError({"job": [f"the job is {job.state}: only an ended or disabled job can be deleted"]})
-    if session.scalar(select(JobRun.id).where(JobRun.job_id == job.id, JobRun.status.in_(("queued", "running"))).limit(1)):
-        raise SubmitError({"job": ["a run of this job is queued or running: cancel it first"]})
-    session.delete(job)  # cascades to schedule, runs and their records
-    session.flush()

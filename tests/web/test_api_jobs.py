@@ -154,7 +154,10 @@ def test_cancel_a_queued_run(api, jobs, world):
 
 
 def test_delete_and_clear(api, jobs, world):
-    assert api.call("DELETE", f"/api/v1/jobs/{jobs['scheduled']}").status_code == 409
+    with transaction(world.services.factory) as s:
+        running = add_job(s, world.ids["acme"], world.ids["ev1"], world.ids["config"], "running", run_status="running")
+    resp = api.call("DELETE", f"/api/v1/jobs/{running}")
+    assert resp.status_code == 409 and "queued or running" in errors_of(resp)["job"][0]
     assert api.call("DELETE", f"/api/v1/jobs/{jobs['ended']}", "other").status_code == 404
     assert api.call("DELETE", f"/api/v1/jobs/{jobs['account']}", "builder").status_code == 403
     assert api.call("DELETE", f"/api/v1/jobs/{jobs['ended']}", "builder").status_code == 204
@@ -162,7 +165,7 @@ def test_delete_and_clear(api, jobs, world):
     assert api.call("POST", "/api/v1/jobs/clear", "other", json={"event": "EV1"}).status_code == 404
     assert api.call("POST", "/api/v1/jobs/clear", json={}).get_json() == {"removed": 1}
     with world.session() as s:
-        assert {j.id for j in s.scalars(select(Job).where(Job.account_id == world.ids["acme"]))} == {jobs["scheduled"]}
+        assert {j.id for j in s.scalars(select(Job).where(Job.account_id == world.ids["acme"]))} == {jobs["scheduled"], running}
 
 
 def test_runs_list_and_detail(api, jobs):
