@@ -89,3 +89,16 @@ def test_an_import_retry_of_a_lead_marketo_lost_is_skipped(programme_harness, sa
     gone = retry(harness, first.run_id, ["lead 999999", "export row 3"])
     assert gone.counters == {"skipped": 1} and gone.records[0]["code"] == "lead_not_found"
     assert any("1 key(s) asked for name no Marketo lead" in line["message"] for line in gone.log)
+
+
+def test_a_retry_does_not_move_the_watermark_of_the_next_incremental_run(programme_harness, sandbox):
+    harness = programme_harness
+    first = harness.run(create_update_leads.KEY, {})
+    assert first.status == "succeeded" and first.counters == {"created": ATTENDEES}
+    changed, other = harness.registrations()[4], harness.registrations()[11]
+    edit_registration(harness, changed["registration_code"], first_name="Changed")  # after the first run began
+    again = retry(harness, first.run_id, [f"{other['registration_code']} <{other['email']}>"])
+    assert again.status == "succeeded" and again.counters == {}  # already in: its ledger entry holds it back
+    mark = len(sandbox.journal)
+    following = harness.rerun(first.run_id)  # changed before the retry ran, and still sent
+    assert following.counters == {"updated": 1} and sent(sync_calls(sandbox, mark)) == [changed["email"]]
