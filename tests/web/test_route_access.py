@@ -360,3 +360,24 @@ def test_ids_in_query_strings_are_scoped_too(app, world, samples):
     assert admin.get(f"/jobs/{job}?run={samples['event']['run_id']}").status_code == 200
     assert admin.get("/account/connectors?event=OEV").status_code == 404
     assert admin.get("/account/connectors?event=EV3").status_code == 200
+
+
+def test_a_valid_schedule_edit_or_delete_by_the_wrong_user_is_refused_and_changes_nothing(app, world, samples):
+    """The walk posts empty forms; a well-formed "Edit schedule" or "Delete" is refused the same way."""
+    schedule = {"run_mode": "recurring", "frequency": "daily", "interval": "1", "time_of_day": "02:00",
+                "start_at": "2030-05-01T00:00", "end_at": "2030-06-30T00:00", "timezone": "UTC"}
+    with world.session() as s:
+        s.get(JobRun, samples["event"]["run_id"]).status = "succeeded"  # nothing going: deletable by the right user
+        s.commit()
+    before = fingerprint(world)
+    event_job, account_job = samples["event"]["job_id"], samples["account"]["job_id"]
+    answers = {
+        "builder of EV2": (signed_in(app, *BUILDER2), {event_job: 404, account_job: 403}),
+        "builder of EV1": (signed_in(app, "builder@acme.test"), {account_job: 403}),
+        "OTHER's administrator": (signed_in(app, *OTHER_ADMIN), {event_job: 404, account_job: 404}),
+    }
+    for who, (client, expected) in answers.items():
+        for job, status in expected.items():
+            assert client.post(f"/jobs/{job}/schedule", data=schedule).status_code == status, (who, job)
+            assert client.post(f"/jobs/{job}/delete").status_code == status, (who, job)
+    assert fingerprint(world) == before
