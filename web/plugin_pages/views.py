@@ -174,7 +174,8 @@ def save(config_id: int):
 def _installed(config: PluginConfig) -> Application:
     app = registry().applications.get(config.application)
     if app is None:
-        abort(409, description=f"The {config.application} plugin is not installed: its settings cannot be edited.")
+        abort(409, description=f"The {config.application} plugin is not installed: its settings cannot be edited. "
+                               "Install its package again and restart the web and worker processes.")
     return app
 
 

@@ -16,10 +16,19 @@
       if (number) {
         number.textContent = String(index + 1);
       }
+      // each row's buttons name their row, so a screen reader's list of buttons tells them apart
+      var names = { up: "Move row N up", down: "Move row N down", remove: "Remove row N" };
+      row.querySelectorAll("[data-row-action]").forEach(function (button) {
+        var name = names[button.getAttribute("data-row-action")];
+        if (name) {
+          button.setAttribute("aria-label", name.replace("N", String(index + 1)));
+        }
+      });
     });
   }
 
   function enhanceRows(form) {
+    renumber(form);
     form.querySelectorAll(".js-only").forEach(function (el) { el.hidden = false; });
     form.querySelectorAll(".nojs").forEach(function (el) { el.hidden = true; });
     form.addEventListener("click", function (event) {
