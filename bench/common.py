@@ -226,6 +226,10 @@ class ForkedServer:
         self.ready = self._pipe.recv()
         return self
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def ask(self, request: Any) -> Any:
         self._pipe.send(request)
         return self._pipe.recv()

@@ -147,15 +147,7 @@ class Processes:
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU each process has used so far (from /proc)."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        out = {}
-        for name, proc in self.procs.items():
-            try:
-                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                out[name] = round((int(fields[11]) + int(fields[12])) / ticks, 1)
-            except (OSError, IndexError, ValueError):
-                out[name] = None
-        return out
+        return {name: process_cpu_seconds(proc.pid) for name, proc in self.procs.items()}
 
     def __exit__(self, *exc: object) -> None:
         for proc in self.procs.values():
@@ -167,6 +159,15 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU the process has used so far (from /proc), None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def status_consumers(url: str, namespace: str) -> int:

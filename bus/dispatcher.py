@@ -1,7 +1,10 @@
 """The event dispatcher: status-change events from the bus to event-triggered jobs.
 
-For each event message it plans the ledger rows (one per matching job; a redelivered message
-plans nothing new), acknowledges the message, and delivers the rows in a small thread pool.
+Event messages are taken in small windows (what has arrived within ``BATCH_WAIT`` of the first,
+at most the prefetch count): one transaction plans and claims the ledger rows of the whole window
+(one per matching job; a redelivered message plans nothing new, see
+``connectors.jobs.delivery_batches``), the messages are acknowledged, and the rows are sent in a
+thread pool.
 A sweep every few seconds sends rows whose retry time has come and settles rows a dead
 dispatcher left half-sent (``connectors.jobs.deliveries``). The database is the source of truth:
 a lost message is caught up by ``replay``, a lost process by the sweep.
@@ -19,6 +22,8 @@ from kombu import Consumer
 from kombu.message import Message
 
 from connectors.jobs import deliveries
+from connectors.jobs.delivery_batches import ClaimedDelivery, plan_and_claim
+from connectors.jobs.delivery_leases import leases
 
 from .topology import Topology
 from .transport import connect, errors_of, release
@@ -28,12 +33,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from connectors.services import Services
 
 log = logging.getLogger(__name__)
-PREFETCH = 20  # planning takes milliseconds; sending happens after the ack, in the pool
+PREFETCH = 50  # the largest window planned in one transaction; sending happens after the ack, in the pool
+BATCH_WAIT = 0.02  # how long the first message of a window waits for others (seconds)
 
 
 class EventDispatcher:
     def __init__(self, services: "Services", *, broker_url: str | None = None, namespace: str | None = None,
-                 concurrency: int = 4, lease_seconds: int = 60, poll_interval: float = 0.2, sweep_interval: float = 5.0,
+                 concurrency: int = 16, lease_seconds: int = 60, poll_interval: float = 0.2, sweep_interval: float = 5.0,
                  heartbeat: float = 30, name: str | None = None):
         settings = services.settings
         self.factory, self.registry, self.box = services.factory, services.registry, services.box
@@ -42,9 +48,12 @@ class EventDispatcher:
         self.lease_seconds, self.poll_interval, self.sweep_interval = lease_seconds, poll_interval, sweep_interval
         self.heartbeat, self.name = heartbeat, name or default_worker_name()
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
+        self.max_in_flight = concurrency * 4
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._window: list[tuple[str, Message]] = []
+        self._window_started = 0.0
         self._next_sweep = 0.0
         self.connected = threading.Event()
 
@@ -65,6 +74,7 @@ class EventDispatcher:
                 log.exception("dispatcher %s: loop failed; restarting", self.name)
             finally:
                 self.connected.clear()
+                self._window = []  # unacknowledged: the broker delivers them again
                 release(connection)
             if not self._stop.is_set():
                 self._stop.wait(backoff)
@@ -84,11 +94,24 @@ class EventDispatcher:
         self.connected.set()
         while not self._stop.is_set():
             self._sweep_when_due()
+            if self._busy():  # every sender is taken and more are queued: leave new events with the broker
+                self._stop.wait(0.005)
+                connection.heartbeat_check()
+                continue
+            waited = time.monotonic() - self._window_started
+            timeout = max(BATCH_WAIT - waited, 0.001) if self._window else self.poll_interval
             try:
-                connection.drain_events(timeout=self.poll_interval)
+                connection.drain_events(timeout=timeout)
             except socket.timeout:
                 pass
+            if self._window and (len(self._window) >= PREFETCH
+                                 or time.monotonic() - self._window_started >= BATCH_WAIT):
+                self._plan_window()
             connection.heartbeat_check()
+
+    def _busy(self) -> bool:
+        with self._lock:
+            return len(self._in_flight) >= self.max_in_flight
 
     def _on_message(self, message: Message) -> None:
         try:
@@ -98,33 +121,48 @@ class EventDispatcher:
             log.error("dispatcher %s: rejecting malformed event message (%s)", self.name, exc)
             message.reject(requeue=False)
             return
-        try:
-            planned = deliveries.plan_event(self.factory, self.registry, event_id)
-        except Exception:  # noqa: BLE001 - the database is away: let the broker redeliver it
-            log.exception("dispatcher %s: planning event %s failed", self.name, event_id)
-            time.sleep(1.0)
-            message.requeue()
-            return
-        message.ack()
-        for delivery_id in planned:
-            self._send(delivery_id)
+        if not self._window:
+            self._window_started = time.monotonic()
+        self._window.append((event_id, message))
 
-    def _send(self, delivery_id: int, verify: bool = False) -> None:
+    def _plan_window(self) -> None:
+        window, self._window = self._window, []
+        try:
+            claims = plan_and_claim(self.factory, self.registry, [event_id for event_id, _ in window], self.name,
+                                    self.lease_seconds)
+        except Exception:  # noqa: BLE001 - the database is away: let the broker redeliver them
+            log.exception("dispatcher %s: planning %d events failed", self.name, len(window))
+            time.sleep(1.0)
+            for _, message in window:
+                message.requeue()
+            return
+        for _, message in window:
+            message.ack()
+        for claim in claims:
+            self._send(claim.delivery_id, claim=claim)
+
+    def _send(self, delivery_id: int, verify: bool = False, claim: ClaimedDelivery | None = None) -> None:
         with self._lock:
             if delivery_id in self._in_flight:
                 return
             self._in_flight.add(delivery_id)
+        if claim is not None:  # held (its lease renewed) from now on, also while it waits for a sender
+            leases.hold(self.factory, delivery_id, self.name, self.lease_seconds)
 
         def work() -> None:
             try:
                 if verify:  # asking the target may take minutes: never in the consuming thread
                     deliveries.verify(self.factory, self.registry, self.box, delivery_id)
+                elif claim is not None:  # claimed when planned
+                    deliveries.send(self.factory, self.registry, self.box, claim, self.name, self.lease_seconds)
                 else:
                     deliveries.deliver(self.factory, self.registry, self.box, delivery_id, self.name,
                                        self.lease_seconds)
             except Exception:  # noqa: BLE001
                 log.exception("dispatcher %s: delivery %s failed", self.name, delivery_id)
             finally:
+                if claim is not None:
+                    leases.release(self.factory, delivery_id, self.name, self.lease_seconds)
                 with self._lock:
                     self._in_flight.discard(delivery_id)
 

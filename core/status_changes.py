@@ -63,10 +63,14 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
     item the registration had not taken yet (the admin only changes existing ones). ``event_id``
     keeps the sender's id, which makes a resent event recognisable.
     """
-    reg = session.scalar(select(Registration).where(Registration.id == registration.id)  # fresh, and locked
-                         .with_for_update().execution_options(populate_existing=True))
+    reg, profile = session.execute(  # fresh, and locked; with the person the event names
+        select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id)
+        .where(Registration.id == registration.id).with_for_update(of=Registration)
+        .execution_options(populate_existing=True)).one()
     if type == REGISTRATION_STATUS_CHANGED:
-        statuses = registration_statuses(session, event)
+        statuses = {row.label: row for row in session.execute(  # plain rows: read on every change
+            select(RegistrationStatus.label, RegistrationStatus.classification, RegistrationStatus.tags)
+            .where(RegistrationStatus.event_id == event.id))}
         if status not in statuses:
             raise StatusChangeRejected("status", f"{status!r} is not a registration status of event {event.event_code}")
         before = reg.status_label
@@ -91,7 +95,7 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
     session.flush()
     written = status_events.write_registration_changes(
         session, account_code=account_code, event=event, actor=actor,
-        changes=[status_events.StatusChange(reg, session.get(Profile, reg.profile_id), previous, current, tags,
+        changes=[status_events.StatusChange(reg, profile, previous, current, tags,
                                             type=type, subject=subject, event_id=event_id, occurred_at=occurred_at)])
     return Outcome(before, status, written[0])
 

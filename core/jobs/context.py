@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import update
@@ -40,6 +41,19 @@ class TimeoutSession(requests.Session):
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(method, url, **kwargs)
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        """``requests`` reads the environment (proxy variables, ``no_proxy``, CA bundle) again
+        for every request — a tenth of an activity's CPU. The answer depends only on the host and
+        the arguments, so it is kept per host for this session's life (an environment changed
+        afterwards is seen by new sessions)."""
+        key = (urlsplit(url)[:2], tuple(sorted(proxies.items())) if proxies else None, stream, verify,
+               tuple(cert) if isinstance(cert, list) else cert)
+        cache = self.__dict__.setdefault("_environment_settings", {})
+        if key not in cache:
+            cache[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings = cache[key]
+        return {**settings, "proxies": dict(settings["proxies"])}
 
 
 class Checkpoint:
@@ -80,8 +94,9 @@ class RunLog:
 class JobContext:
     """Built by the core for one run attempt. Handlers use only the attributes documented here:
     ``connection``, ``mappings``, ``store``, ``params``, ``progress()``, ``record()``,
-    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``ledger``, ``since``, ``only_keys``, ``run_id``,
-    ``attempt``, ``connection_state`` and ``catch_up()``."""
+    ``checkpoint``, ``cancelled()``, ``log``, ``http()``, ``ledger``, ``since``, ``only_keys``, ``wants()``,
+    ``run_id``, ``attempt``, ``connection_state`` and ``catch_up()``. A retry run processes only the records
+    whose keys ``only_keys`` holds: ask ``wants(key)`` before processing one (docs/plugins.md)."""
 
     MAX_LOG_LINES = 500
 

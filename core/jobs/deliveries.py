@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from ..db import transaction
 from ..models import Account, Delivery, Event, Job, PluginConfig, StatusChangeEvent, utcnow
@@ -28,7 +28,9 @@ from ..plugin_api import DeliveryUncertain, JobFailed
 from ..plugins import PluginManager
 from ..secrets import SecretBox
 from ..triggers import in_window, retry_delay, status_matches, triggered_types
+from .delivery_batches import ClaimedDelivery
 from .delivery_leases import leases
+from .delivery_outcomes import outcomes
 from .event_context import EventContext
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,9 @@ def _sendable(now: datetime):
 
 def deliver(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, delivery_id: int,
             worker: str, lease_seconds: int = 60) -> str:
-    """Send one delivery if it is ours to send; returns its new state (or "skipped")."""
+    """Send one delivery if it is ours to send; returns its new state (or "skipped"). The claim
+    (a compare-and-set with a lease) and the reads its send needs are one transaction: if a read
+    fails, the claim is undone with it and the row stays sendable."""
     now = utcnow()
     with transaction(factory) as s:
         res = s.execute(update(Delivery).where(Delivery.id == delivery_id, _sendable(now))
@@ -89,14 +93,19 @@ def deliver(factory: sessionmaker[Session], registry: PluginManager, box: Secret
                     attempts=Delivery.attempts + 1, updated_at=now))
         if res.rowcount != 1:
             return "skipped"
+        claim = _claimed(s, delivery_id)
+    return send(factory, registry, box, claim, worker, lease_seconds)
+
+
+def send(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, claim: ClaimedDelivery,
+         worker: str, lease_seconds: int = 60) -> str:
+    """Call the plugin's ``on_event`` for a delivery ``worker`` holds, and record the outcome."""
+    delivery_id = claim.delivery_id
     with factory() as s, leases.holding(factory, delivery_id, worker, lease_seconds):
-        delivery = s.get(Delivery, delivery_id, options=[joinedload(Delivery.job)])
-        job, event = delivery.job, s.get(StatusChangeEvent, delivery.event_id)
         try:
-            job_type = registry.job_type(job.job_type)
-            ctx = _context(s, box, job, delivery, factory)
-            s.commit()  # no transaction held while the plugin talks to the remote side
-            remote_id = job_type.on_event(ctx, job_type.params_schema().load(job.params or {}), event.payload)
+            job_type = registry.job_type(claim.job.job_type)
+            ctx = _context(s, box, claim, factory)
+            remote_id = job_type.on_event(ctx, job_type.params_schema().load(claim.job.params or {}), claim.payload)
             s.commit()  # what the plugin recorded in the store (a contact id it looked up)
         except JobFailed as exc:  # the plugin says retrying cannot help
             return _finish(factory, delivery_id, worker, "parked", error=f"{exc.code}: {exc}" if exc.code else str(exc))
@@ -105,11 +114,10 @@ def deliver(factory: sessionmaker[Session], registry: PluginManager, box: Secret
             return _finish(factory, delivery_id, worker, "uncertain", error=str(exc), next_attempt_at=utcnow())
         except Exception as exc:  # noqa: BLE001 - a plugin's failure is this delivery's, not the worker's
             log.warning("delivery %s failed: %r", delivery_id, exc)
-            attempts = delivery.attempts
-            if attempts >= MAX_ATTEMPTS:
+            if claim.attempts >= MAX_ATTEMPTS:
                 return _finish(factory, delivery_id, worker, "parked", error=_describe(exc))
             return _finish(factory, delivery_id, worker, "failed", error=_describe(exc),
-                           next_attempt_at=utcnow() + timedelta(seconds=retry_delay(attempts)))
+                           next_attempt_at=utcnow() + timedelta(seconds=retry_delay(claim.attempts)))
     return _finish(factory, delivery_id, worker, "sent", remote_id=None if remote_id is None else str(remote_id))
 
 
@@ -143,14 +151,15 @@ def verify(factory: sessionmaker[Session], registry: PluginManager, box: SecretB
         delivery = s.get(Delivery, delivery_id)
         if delivery is None or delivery.state != "uncertain":
             return delivery.state if delivery else "missing"
-        job, event, attempts = delivery.job, s.get(StatusChangeEvent, delivery.event_id), delivery.attempts
-        job_type = registry.job_types.get(job.job_type)
+        attempts = delivery.attempts
+        claim = _claimed(s, delivery_id)
+        s.commit()
+        job_type = registry.job_types.get(claim.job.job_type)
         answer = None
         if job_type is not None and job_type.verify is not None:
             try:
-                ctx = _context(s, box, job, delivery, factory)
-                s.commit()
-                answer = job_type.verify(ctx, job_type.params_schema().load(job.params or {}), event.payload)
+                ctx = _context(s, box, claim, factory)
+                answer = job_type.verify(ctx, job_type.params_schema().load(claim.job.params or {}), claim.payload)
                 s.commit()
             except Exception as exc:  # noqa: BLE001
                 log.warning("verifying delivery %s failed: %r", delivery_id, exc)
@@ -213,22 +222,32 @@ def catch_up(session: Session, registry: PluginManager, job_id: int, since: date
     return CatchUp(len(planned), states, problems)
 
 
-def _context(s: Session, box: SecretBox, job: Job, delivery: Delivery, factory: sessionmaker[Session]) -> EventContext:
-    config = s.get(PluginConfig, job.plugin_config_id, options=[joinedload(PluginConfig.mappings)])
-    return EventContext.build(s, box, config, s.get(Account, job.account_id),
-                              s.get(Event, job.event_id) if job.event_id else None, delivery,
-                              factory=factory)
+def _claimed(s: Session, delivery_id: int) -> ClaimedDelivery:
+    """What sending (or verifying) one delivery reads, loaded in the caller's transaction."""
+    delivery = s.get(Delivery, delivery_id, options=[joinedload(Delivery.job)])
+    job = delivery.job
+    return ClaimedDelivery(delivery.id, delivery.attempts, job,
+                           s.get(PluginConfig, job.plugin_config_id, options=[selectinload(PluginConfig.mappings)]),
+                           s.get(Account, job.account_id), s.get(Event, job.event_id) if job.event_id else None,
+                           s.get(StatusChangeEvent, delivery.event_id).payload)
+
+
+def _context(s: Session, box: SecretBox, claim: ClaimedDelivery, factory: sessionmaker[Session]) -> EventContext:
+    """The plugin's context; the claim's rows come from another session, so they join this one
+    without a query (``merge(load=False)``) before the store may use them."""
+    event = s.merge(claim.event, load=False) if claim.event is not None else None
+    return EventContext.build(s, box, claim.config, s.merge(claim.account, load=False), event,
+                              delivery_id=claim.delivery_id, attempt=claim.attempts, job_id=claim.job.id,
+                              factory=factory, registrations=claim.registrations, mappings=claim.mappings)
 
 
 def _finish(factory, delivery_id: int, worker: str, state: str, *, error: str | None = None,
             remote_id: str | None = None, next_attempt_at: datetime | None = None) -> str:
     """Record the outcome — only while the row is still ours (a settled row is not overwritten)."""
-    with transaction(factory) as s:
-        res = s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.state == "sending",
-                                               Delivery.worker == worker)
-                        .values(state=state, last_error=error, remote_id=remote_id, next_attempt_at=next_attempt_at,
-                                worker=None, lease_until=None, updated_at=utcnow()))
-        return state if res.rowcount == 1 else "lost"
+    recorded = outcomes.record(factory, delivery_id, worker, {
+        "state": state, "last_error": error, "remote_id": remote_id, "next_attempt_at": next_attempt_at,
+        "worker": None, "lease_until": None, "updated_at": utcnow()})
+    return state if recorded else "lost"
 
 
 def _describe(exc: Exception) -> str:

@@ -6,6 +6,9 @@ per delivery did that before; now one shared daemon thread renews, per beat, all
 the same worker with one UPDATE. Crash safety is unchanged: the UPDATE still only touches rows
 that are ``sending`` and held by that worker, and a dead process renews nothing, so its leases
 run out exactly as before. The beat for a lease of ``n`` seconds is still ``n / 3``.
+
+Holds nest (a count per delivery): the dispatcher holds a row from the moment it claims it,
+while it waits for a free sender, and ``send`` holds it again while the plugin works.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ class _Group:
     """The deliveries one worker of one database holds with one lease length."""
 
     def __init__(self, seconds: int):
-        self.ids: set[int] = set()
+        self.ids: dict[int, int] = {}  # delivery id -> holds
         self.seconds = seconds
         self.next_beat = time.monotonic() + max(seconds / 3, 0.2)
 
@@ -45,21 +48,32 @@ class LeaseRenewer:
     def holding(self, factory: sessionmaker[Session], delivery_id: int, worker: str,
                 lease_seconds: int) -> Iterator[None]:
         """Renew the delivery's lease until the block ends."""
-        key = (factory, worker, lease_seconds)
-        with self._lock:
-            self._groups.setdefault(key, _Group(lease_seconds)).ids.add(delivery_id)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="delivery-leases", daemon=True)
-                self._thread.start()
+        self.hold(factory, delivery_id, worker, lease_seconds)
         try:
             yield
         finally:
-            with self._lock:
-                group = self._groups.get(key)
-                if group is not None:
-                    group.ids.discard(delivery_id)
-                    if not group.ids:
-                        del self._groups[key]
+            self.release(factory, delivery_id, worker, lease_seconds)
+
+    def hold(self, factory: sessionmaker[Session], delivery_id: int, worker: str, lease_seconds: int) -> None:
+        key = (factory, worker, lease_seconds)
+        with self._lock:
+            ids = self._groups.setdefault(key, _Group(lease_seconds)).ids
+            ids[delivery_id] = ids.get(delivery_id, 0) + 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="delivery-leases", daemon=True)
+                self._thread.start()
+
+    def release(self, factory: sessionmaker[Session], delivery_id: int, worker: str, lease_seconds: int) -> None:
+        key = (factory, worker, lease_seconds)
+        with self._lock:
+            group = self._groups.get(key)
+            if group is None or delivery_id not in group.ids:
+                return
+            group.ids[delivery_id] -= 1
+            if group.ids[delivery_id] <= 0:
+                del group.ids[delivery_id]
+            if not group.ids:
+                del self._groups[key]
 
     def _run(self) -> None:
         while True:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..connection_state import ConnectionState
 from ..mapping import Mapping, Mappings
-from ..models import Account, Delivery, Event, PluginConfig, Profile, Registration
+from ..models import Account, Event, PluginConfig, Profile, Registration
 from ..models.store import PROFILE_FIELDS
 from ..secrets import SecretBox
 from ..store import RegistrationView, Store
@@ -52,7 +52,7 @@ class EventContext:
     def __init__(self, *, connection: dict[str, Any], mappings: Mappings, store: Store, delivery_id: int,
                  attempt: int, session: Session | None = None, event_id: int | None = None,
                  connection_state: ConnectionState | None = None, job_id: int | None = None,
-                 config_id: int | None = None):
+                 config_id: int | None = None, registrations: dict[str, RegistrationView] | None = None):
         self.connection, self.mappings, self.store = connection, mappings, store
         self.delivery_id, self.attempt, self.job_id = delivery_id, attempt, job_id
         #: the plugin configuration's secrets as durable state (rotating OAuth tokens), see ``ConnectionState``
@@ -60,37 +60,48 @@ class EventContext:
         self.log = logging.LoggerAdapter(_log, {"delivery": delivery_id})
         self._session, self._event_id = session, event_id
         self._config_id = config_id
+        self._registrations = dict(registrations or {})
 
     def http(self) -> TimeoutSession:
         """This thread's session for the plugin configuration (kept for its next deliveries)."""
         return _thread_session(self._config_id)
 
     def registration(self, registration_code: str) -> RegistrationView | None:
-        """The event's registration with this code and its person (``external_ids`` included),
-        read in a transaction that ends before this returns."""
+        """The event's registration with this code and its person (``external_ids`` included):
+        the one the dispatcher read with the event when it planned the delivery, else read now in a
+        transaction that ends before this returns."""
+        if registration_code in self._registrations:
+            return self._registrations[registration_code]
         if self._session is None or self._event_id is None:
             return None
         s = self._session
         try:
             row = s.execute(select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id).where(
                 Registration.event_id == self._event_id, Registration.registration_code == registration_code)).first()
-            if row is None:
-                return None
-            reg, profile = row
-            return RegistrationView(reg.registration_code, reg.status_label, reg.attendee_type_code, reg.version,
-                                    {f: getattr(profile, f) for f in PROFILE_FIELDS}, dict(profile.external_ids or {}),
-                                    position=reg.id, date_modified=reg.date_modified)
+            return registration_view(*row) if row is not None else None
         finally:
             s.commit()
 
     @classmethod
-    def build(cls, session: Session, box: SecretBox, config: PluginConfig, account: Account, event: Event | None,
-              delivery: Delivery, factory=None) -> "EventContext":
+    def build(cls, session: Session, box: SecretBox, config: PluginConfig, account: Account, event: Event | None, *,
+              delivery_id: int, attempt: int, job_id: int, factory=None,
+              registrations: dict[str, RegistrationView] | None = None,
+              mappings: Mappings | None = None) -> "EventContext":
         connection = {**(config.connection or {}), **dict(_opened(box, config.secrets))}
-        mappings = Mappings(Mapping(m.direction, m.certain_field, m.remote_field, m.transform, m.update_policy,
-                                    m.is_match_key, m.required) for m in config.mappings)
-        return cls(config_id=config.id, connection=connection, mappings=mappings,
-                   store=Store(session, account, event, actor={"type": "job", "id": str(delivery.job_id)}),
-                   delivery_id=delivery.id, attempt=delivery.attempts, session=session,
-                   event_id=event.id if event is not None else None, job_id=delivery.job_id,
-                   connection_state=ConnectionState(factory, box, config.id) if factory is not None else None)
+        return cls(config_id=config.id, connection=connection, mappings=mappings if mappings is not None else mappings_of(config),
+                   store=Store(session, account, event, actor={"type": "job", "id": str(job_id)}),
+                   delivery_id=delivery_id, attempt=attempt, session=session,
+                   event_id=event.id if event is not None else None, job_id=job_id,
+                   connection_state=ConnectionState(factory, box, config.id) if factory is not None else None,
+                   registrations=registrations)
+
+
+def mappings_of(config: PluginConfig) -> Mappings:
+    return Mappings(Mapping(m.direction, m.certain_field, m.remote_field, m.transform, m.update_policy,
+                            m.is_match_key, m.required) for m in config.mappings)
+
+
+def registration_view(reg: Registration, profile: Profile) -> RegistrationView:
+    return RegistrationView(reg.registration_code, reg.status_label, reg.attendee_type_code, reg.version,
+                            {f: getattr(profile, f) for f in PROFILE_FIELDS}, dict(profile.external_ids or {}),
+                            position=reg.id, date_modified=reg.date_modified)

@@ -116,7 +116,7 @@ def test_a_dispatcher_killed_after_sending_is_settled_by_verify_without_a_second
     [delivery_id] = plan(harness, event_id)
     with harness.factory() as s:  # what the dead dispatcher did: the activity reached Eloqua ...
         jt = harness.registry.job_type(REG)
-        ctx = deliveries._context(s, harness.box, s.get(Job, job_id), s.get(Delivery, delivery_id), harness.factory)
+        ctx = deliveries._context(s, harness.box, deliveries._claimed(s, delivery_id), harness.factory)
         jt.on_event(ctx, jt.params_schema().load(s.get(Job, job_id).params), harness.status_events()[-1])
     _die_holding(harness, delivery_id)  # ... and it died before recording it
     assert deliveries.settle_interrupted(harness.factory, harness.registry, harness.box) == {delivery_id: "sent"}

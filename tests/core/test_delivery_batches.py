@@ -1,0 +1,84 @@
+"""A window of events planned and claimed in one transaction; outcomes group-committed.
+
+The dispatcher's fast path must keep the ledger's rules: one row per (job, event) however often
+the window comes again, rows held by the claiming worker, a claimer that dies leaves rows that
+are settled by ``verify`` (never resent blindly), and an outcome is only written while the row
+is still held."""
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from connectors.db import transaction
+from connectors.jobs import deliveries
+from connectors.jobs.delivery_batches import plan_and_claim
+from connectors.jobs.delivery_outcomes import outcomes
+from connectors.models import Delivery, utcnow
+
+from . import sample_plugin
+from .test_deliveries import activity_job, change_status, harness, states  # noqa: F401 - the fixture
+
+
+
+def event_ids(h) -> list[str]:
+    return [e["id"] for e in h.status_events()]
+
+
+def test_a_window_is_planned_and_claimed_once(harness):
+    attended = activity_job(harness, activity="Attended", status_filter=["Attended"])
+    activity_job(harness, activity="Any")
+    change_status(harness, "New")
+    change_status(harness, "Attended")
+    window = event_ids(harness)
+    claims = plan_and_claim(harness.factory, harness.registry, window + window[:1], "w1", 60)
+    assert len(claims) == 4 + 2  # "Any" gets the four events, "Attended" the two changes to Attended
+    assert plan_and_claim(harness.factory, harness.registry, window, "w2", 60) == []  # redelivered: nothing new
+    with harness.factory() as s:
+        rows = list(s.scalars(select(Delivery)))
+    assert {(r.state, r.worker, r.attempts) for r in rows} == {("sending", "w1", 1)}
+    assert all(r.lease_until > utcnow() for r in rows)
+    assert sum(1 for r in rows if r.job_id == attended) == 2
+    # what the send reads came with the claim: the registration the event is about, with its person
+    claim = claims[0]
+    [view] = claim.registrations.values()
+    assert view.registration_code == claim.payload["registration_code"] and view.profile["email"]
+    assert [deliveries.send(harness.factory, harness.registry, harness.box, c, "w1") for c in claims] == ["sent"] * 6
+    assert len(sample_plugin.SENT) == 6 and states(harness) == ["sent"] * 6
+
+
+def test_a_claimer_that_dies_before_sending_leaves_rows_that_verify_sends_once(harness):
+    activity_job(harness)
+    change_status(harness, "New")
+    claims = plan_and_claim(harness.factory, harness.registry, event_ids(harness), "dead", 60)
+    with transaction(harness.factory) as s:  # the claimer died: its leases run out
+        s.execute(update(Delivery).values(lease_until=utcnow() - timedelta(seconds=1)))
+    settled = deliveries.settle_interrupted(harness.factory, harness.registry, harness.box)
+    assert settled == {c.delivery_id: "pending" for c in claims}  # verify: not sent, so it may be sent
+    assert [deliveries.deliver(harness.factory, harness.registry, harness.box, c.delivery_id, "w2")
+            for c in claims] == ["sent", "sent"]
+    assert len(sample_plugin.SENT) == 2
+    # the dead claimer's sender, had it woken up, could not record over the settled rows
+    assert deliveries.send(harness.factory, harness.registry, harness.box, claims[0], "dead") == "lost"
+
+
+def test_outcomes_of_many_senders_are_each_recorded_only_while_held(harness):
+    activity_job(harness)
+    change_status(harness, "New")
+    change_status(harness, "Attended")
+    claims = plan_and_claim(harness.factory, harness.registry, event_ids(harness), "w1", 60)
+    with transaction(harness.factory) as s:  # one row was settled by someone else meanwhile
+        s.execute(update(Delivery).where(Delivery.id == claims[0].delivery_id).values(state="uncertain", worker=None))
+    results: dict[int, bool] = {}
+
+    def record(delivery_id: int) -> None:
+        results[delivery_id] = outcomes.record(harness.factory, delivery_id, "w1", {
+            "state": "sent", "last_error": None, "remote_id": f"r{delivery_id}", "next_attempt_at": None,
+            "worker": None, "lease_until": None, "updated_at": utcnow()})
+
+    threads = [threading.Thread(target=record, args=(c.delivery_id,)) for c in claims]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {c.delivery_id: c is not claims[0] for c in claims}
+    assert states(harness) == ["sent"] * (len(claims) - 1) + ["uncertain"]
