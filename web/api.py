@@ -99,4 +99,4 @@ def status_changes():
     return jsonify(**counts, results=[r.as_dict() for r in results])
 
 
-from . import api_docs, api_jobs, api_plugins, api_records, api_registrations  # noqa: E402,F401  (their routes join bp)
+from . import api_docs, api_jobs, api_plugins, api_problems, api_records, api_registrations  # noqa: E402,F401  (their routes join bp)

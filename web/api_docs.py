@@ -58,7 +58,9 @@ def _operation(endpoint: str, rule: str, op: Operation) -> dict[str, Any]:
     if op.body is not None:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
     ok: dict[str, Any] = {"description": "No content." if op.status == 204 else "Done."}
-    if op.response is not None and op.status != 204:
+    if op.media != "application/json":
+        ok["content"] = {op.media: {"schema": {"type": "string"}}}
+    elif op.response is not None and op.status != 204:
         ok["content"] = {"application/json": {"schema": op.response}}
     out["responses"] = {str(op.status): ok}
     for code in sorted({401, *op.errors}):

@@ -27,6 +27,7 @@ class Operation:
     status: int = 200
     errors: tuple[int, ...] = ()
     description: str = ""
+    media: str = "application/json"  # what a 2xx answer is (a download: ``text/csv``)
 
 
 def operation(summary: str, *, tag: str, **notes: Any) -> Callable:
