@@ -105,6 +105,7 @@ def take(out: Path) -> list[Path]:
         page.wait_for_load_state("load")
         shot(page, "phone-job", full_page=False)
         page.goto(demo.url + "events/SUMMIT26/registrations")
+        page.get_by_text(re.compile(r"Showing 1–\d+ of")).evaluate("e => e.scrollIntoView()")  # to the cards
         shot(page, "phone-registrations", full_page=False)
         phone.close()
     return saved

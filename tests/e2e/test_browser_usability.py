@@ -1,7 +1,7 @@
-"""The admin's main pages on a phone, in a real browser, on the running demo: at 390 px none
+"""The admin's main pages on a phone and at 1280 px, in a real browser, on the running demo: none
 scrolls sideways (a wide table scrolls inside its own container, not the page), every visible
-input, select and textarea has an accessible name (a <label> or aria-label), and the keyboard
-focus is visible. Fixtures: tests/e2e/conftest.py; steps: tests/e2e/pages.py.
+input, select and textarea has an accessible name (a <label>, aria-label or aria-labelledby;
+buttons are named by their text), and the keyboard focus is visible. Fixtures: tests/e2e/conftest.py; steps: tests/e2e/pages.py.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from .browser import open_context
+from .browser import DESKTOP, open_context
 from .pages import open_new_event_job, submit_job, wait_for_run_end
 
 pytestmark = pytest.mark.browser
@@ -81,9 +81,10 @@ PAGES = [
 ]
 
 
+@pytest.mark.parametrize("viewport", [pytest.param(PHONE_390, id="390px"), pytest.param(DESKTOP, id="1280px")])
 @pytest.mark.parametrize("role,path", PAGES)
-def test_page_fits_a_phone_and_labels_every_input(page_as, demo_app, addresses, role, path):
-    page = page_as(role, viewport=PHONE_390)
+def test_page_fits_the_width_and_labels_every_input(page_as, demo_app, addresses, role, path, viewport):
+    page = page_as(role, viewport=viewport)
     response = page.goto(addresses.get(path) or demo_app.url + path)
     assert response.status == 200, page.url
     page.wait_for_load_state("load")  # the deferred scripts have shown or hidden their parts
