@@ -53,13 +53,15 @@ def addresses(browser, demo_app, signed_in):
     wait_for_run_end(page)
     job = page.url
     problems = page.get_by_role("link", name=re.compile("Open the problems")).get_attribute("href")
+    schedule = page.get_by_role("link", name="Edit schedule").first.get_attribute("href")
     page.goto(demo_app.url + "account/plugins/")
     plugin = page.get_by_role("row", name=re.compile("Oracle Eloqua")).get_by_role("link", name="Edit").get_attribute("href")
     page.goto(demo_app.url + "events/SUMMIT26/registrations")
     registration = page.get_by_role("region", name="Registrations of SUMMIT26").get_by_role("link").first.get_attribute("href")
     context.close()
     base = demo_app.url.rstrip("/")
-    return {"JOB": job, "PROBLEMS": base + problems, "PLUGIN": base + plugin, "REGISTRATION": base + registration}
+    return {"JOB": job, "PROBLEMS": base + problems, "SCHEDULE": base + schedule, "PLUGIN": base + plugin,
+            "REGISTRATION": base + registration}
 
 
 PAGES = [
@@ -71,6 +73,7 @@ PAGES = [
                           "&job_type=marketo.import_leads_as_registrations", id="new-job-form"),
     pytest.param("admin", "JOB", id="job"),
     pytest.param("admin", "PROBLEMS", id="problems"),
+    pytest.param("admin", "SCHEDULE", id="edit-schedule"),
     pytest.param("admin", "account/plugins/", id="plugins"),
     pytest.param("admin", "PLUGIN", id="plugin-mappings"),
     pytest.param("admin", "events/SUMMIT26/registrations", id="registrations"),
