@@ -1,7 +1,8 @@
 """The admin's main pages on a phone and at 1280 px, in a real browser, on the running demo: none
 scrolls sideways (a wide table scrolls inside its own container, not the page), every visible
 input, select and textarea has an accessible name (a <label>, aria-label or aria-labelledby;
-buttons are named by their text), and the keyboard focus is visible. Fixtures: tests/e2e/conftest.py; steps: tests/e2e/pages.py.
+buttons are named by their text), and the keyboard focus is visible.
+Fixtures: tests/e2e/conftest.py; steps: tests/e2e/pages.py.
 """
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
 STICKING_OUT = """() => { const width = window.innerWidth; const found = [];
   for (const e of document.body.querySelectorAll('*')) {
     const box = e.getBoundingClientRect();
-    if (box.width && box.right > width + 0.5 && !e.closest('.table-wrap')) found.push(
-      e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + String(e.className).split(' ').join('.') : '') + ' right=' + Math.round(box.right));
+    const classes = typeof e.className === 'string' && e.className ? '.' + e.className.split(' ').join('.') : '';
+    if (box.width && box.right > width + 0.5 && !e.closest('.table-wrap'))
+      found.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + classes + ' right=' + Math.round(box.right));
   }
   return found.slice(0, 10); }"""
 
@@ -55,9 +57,11 @@ def addresses(browser, demo_app, signed_in):
     problems = page.get_by_role("link", name=re.compile("Open the problems")).get_attribute("href")
     schedule = page.get_by_role("link", name="Edit schedule").first.get_attribute("href")
     page.goto(demo_app.url + "account/plugins/")
-    plugin = page.get_by_role("row", name=re.compile("Oracle Eloqua")).get_by_role("link", name="Edit").get_attribute("href")
+    eloqua = page.get_by_role("row", name=re.compile("Oracle Eloqua"))
+    plugin = eloqua.get_by_role("link", name="Edit").get_attribute("href")
     page.goto(demo_app.url + "events/SUMMIT26/registrations")
-    registration = page.get_by_role("region", name="Registrations of SUMMIT26").get_by_role("link").first.get_attribute("href")
+    registrations = page.get_by_role("region", name="Registrations of SUMMIT26")
+    registration = registrations.get_by_role("link").first.get_attribute("href")
     context.close()
     base = demo_app.url.rstrip("/")
     return {"JOB": job, "PROBLEMS": base + problems, "SCHEDULE": base + schedule, "PLUGIN": base + plugin,
