@@ -39,7 +39,7 @@ BATCH_WAIT = 0.02  # how long the first message of a window waits for others (se
 
 class EventDispatcher:
     def __init__(self, services: "Services", *, broker_url: str | None = None, namespace: str | None = None,
-                 concurrency: int = 16, lease_seconds: int = 60, poll_interval: float = 0.2, sweep_interval: float = 5.0,
+                 concurrency: int = 8, lease_seconds: int = 60, poll_interval: float = 0.2, sweep_interval: float = 5.0,
                  heartbeat: float = 30, name: str | None = None):
         settings = services.settings
         self.factory, self.registry, self.box = services.factory, services.registry, services.box
