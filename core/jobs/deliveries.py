@@ -31,7 +31,7 @@ from ..triggers import in_window, retry_delay, status_matches, triggered_types
 from .delivery_batches import ClaimedDelivery
 from .delivery_leases import leases
 from .delivery_outcomes import outcomes
-from .event_context import EventContext
+from .event_context import EventContext, status_map
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -226,10 +226,12 @@ def _claimed(s: Session, delivery_id: int) -> ClaimedDelivery:
     """What sending (or verifying) one delivery reads, loaded in the caller's transaction."""
     delivery = s.get(Delivery, delivery_id, options=[joinedload(Delivery.job)])
     job = delivery.job
-    return ClaimedDelivery(delivery.id, delivery.attempts, job,
-                           s.get(PluginConfig, job.plugin_config_id, options=[selectinload(PluginConfig.mappings)]),
+    config = s.get(PluginConfig, job.plugin_config_id, options=[selectinload(PluginConfig.mappings),
+                                                                 selectinload(PluginConfig.status_mappings)])
+    change = s.get(StatusChangeEvent, delivery.event_id)
+    return ClaimedDelivery(delivery.id, delivery.attempts, job, config,
                            s.get(Account, job.account_id), s.get(Event, job.event_id) if job.event_id else None,
-                           s.get(StatusChangeEvent, delivery.event_id).payload)
+                           change.payload, status_mappings=status_map(config, change.event_id))
 
 
 def _context(s: Session, box: SecretBox, claim: ClaimedDelivery, factory: sessionmaker[Session]) -> EventContext:
@@ -238,7 +240,8 @@ def _context(s: Session, box: SecretBox, claim: ClaimedDelivery, factory: sessio
     event = s.merge(claim.event, load=False) if claim.event is not None else None
     return EventContext.build(s, box, claim.config, s.merge(claim.account, load=False), event,
                               delivery_id=claim.delivery_id, attempt=claim.attempts, job_id=claim.job.id,
-                              factory=factory, registrations=claim.registrations, mappings=claim.mappings)
+                              factory=factory, registrations=claim.registrations, mappings=claim.mappings,
+                              status_mappings=claim.status_mappings)
 
 
 def _finish(factory, delivery_id: int, worker: str, state: str, *, error: str | None = None,

@@ -3,8 +3,9 @@
 The dispatcher takes up to a prefetch window of event messages and hands their ids here. One
 transaction reads the events, the jobs that may react to them (one query for the whole window),
 inserts the ledger rows — already ``sending``, held by this worker with a lease — and reads
-what sending needs: the jobs' plugin configurations with their mappings, the accounts, the
-event rows, and the registrations the events are about. Sending then needs no query of its own
+what sending needs: the jobs' plugin configurations with their field and status mappings
+(``selectinload``: one query each for the whole window), the accounts, the event rows, and the
+registrations the events are about. Sending then needs no query of its own
 unless the plugin asks for one.
 
 Claiming at insert time keeps the ledger's rules (``connectors.jobs.deliveries``): a row is
@@ -29,7 +30,7 @@ from ..models import Account, Delivery, Event, Job, PluginConfig, Profile, Regis
 from ..plugins import PluginManager
 from ..store import RegistrationView
 from ..triggers import in_window, status_matches, triggered_types
-from .event_context import mappings_of, registration_view
+from .event_context import mappings_of, registration_view, status_map
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ClaimedDelivery:
     payload: dict[str, Any]
     registrations: dict[str, RegistrationView] = field(default_factory=dict)
     mappings: Mappings | None = None  # built once per configuration and window
+    status_mappings: dict[str, str] | None = None  # the configuration's, for the changed event
 
 
 def plan_and_claim(factory: sessionmaker[Session], registry: PluginManager, event_ids: Iterable[str], worker: str,
@@ -91,7 +93,8 @@ def _reacts(registry: PluginManager, job: Job, event: StatusChangeEvent) -> bool
 
 def _claims(s: Session, rows, jobs: dict[int, Job], events: dict[str, StatusChangeEvent]) -> list[ClaimedDelivery]:
     claimed_jobs = {jobs[r.job_id] for r in rows}
-    configs = {c.id: c for c in s.scalars(select(PluginConfig).options(selectinload(PluginConfig.mappings)).where(
+    configs = {c.id: c for c in s.scalars(select(PluginConfig).options(
+        selectinload(PluginConfig.mappings), selectinload(PluginConfig.status_mappings)).where(
         PluginConfig.id.in_({j.plugin_config_id for j in claimed_jobs})))}
     accounts = {a.id: a for a in s.scalars(select(Account).where(Account.id.in_({j.account_id for j in claimed_jobs})))}
     event_rows = {e.id: e for e in s.scalars(select(Event).where(
@@ -102,13 +105,17 @@ def _claims(s: Session, rows, jobs: dict[int, Job], events: dict[str, StatusChan
                                   .where(Registration.id.in_({reg_id for _, reg_id in wanted}))):
         views[(reg.event_id, reg.registration_code)] = registration_view(reg, profile)
     mappings = {config_id: mappings_of(config) for config_id, config in configs.items()}
+    statuses: dict[tuple[int, int], dict[str, str]] = {}
     claims = []
     for r in rows:
         job, event = jobs[r.job_id], events[r.event_id]
         code = (event.payload or {}).get("registration_code")
         view = views.get((event.event_id, code))
+        key = (job.plugin_config_id, event.event_id)
+        if key not in statuses:
+            statuses[key] = status_map(configs[job.plugin_config_id], event.event_id)
         claims.append(ClaimedDelivery(r.id, 1, job, configs[job.plugin_config_id], accounts[job.account_id],
                             event_rows.get(job.event_id) if job.event_id else None, event.payload,
                             {code: view} if view is not None and job.event_id else {},
-                            mappings[job.plugin_config_id]))
+                            mappings[job.plugin_config_id], statuses[key]))
     return claims

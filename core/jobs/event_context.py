@@ -6,6 +6,10 @@ What the plugin writes through ``store`` (a remote id it looked up) is committed
 its transaction at once: no transaction (on SQLite, no write lock) is held while the plugin waits
 on the network.
 
+``status_mappings`` is the configuration's outbound status mappings (Certain status -> remote
+status or activity type) for the changed event: the account-wide rows, overridden by that
+event's own. They are loaded with the configuration (no query per delivery).
+
 Per delivery thread, one HTTP session per plugin configuration is kept and reused (its
 connections stay open: no new TCP/TLS handshake per delivery); ``requests.Session`` is not safe
 across threads, hence per thread. Decrypted secrets are cached by their ciphertext: the same
@@ -52,8 +56,11 @@ class EventContext:
     def __init__(self, *, connection: dict[str, Any], mappings: Mappings, store: Store, delivery_id: int,
                  attempt: int, session: Session | None = None, event_id: int | None = None,
                  connection_state: ConnectionState | None = None, job_id: int | None = None,
-                 config_id: int | None = None, registrations: dict[str, RegistrationView] | None = None):
+                 config_id: int | None = None, registrations: dict[str, RegistrationView] | None = None,
+                 status_mappings: dict[str, str] | None = None):
         self.connection, self.mappings, self.store = connection, mappings, store
+        #: Certain status -> remote status / activity type, from the plugin configuration
+        self.status_mappings: dict[str, str] = dict(status_mappings or {})
         self.delivery_id, self.attempt, self.job_id = delivery_id, attempt, job_id
         #: the plugin configuration's secrets as durable state (rotating OAuth tokens), see ``ConnectionState``
         self.connection_state = connection_state
@@ -86,19 +93,32 @@ class EventContext:
     def build(cls, session: Session, box: SecretBox, config: PluginConfig, account: Account, event: Event | None, *,
               delivery_id: int, attempt: int, job_id: int, factory=None,
               registrations: dict[str, RegistrationView] | None = None,
-              mappings: Mappings | None = None) -> "EventContext":
+              mappings: Mappings | None = None, status_mappings: dict[str, str] | None = None) -> "EventContext":
+        """``status_mappings`` None: read from ``config`` (its rows loaded) for ``event``."""
         connection = {**(config.connection or {}), **dict(_opened(box, config.secrets))}
+        if status_mappings is None:
+            status_mappings = status_map(config, event.id if event is not None else None)
         return cls(config_id=config.id, connection=connection, mappings=mappings if mappings is not None else mappings_of(config),
                    store=Store(session, account, event, actor={"type": "job", "id": str(job_id)}),
                    delivery_id=delivery_id, attempt=attempt, session=session,
                    event_id=event.id if event is not None else None, job_id=job_id,
                    connection_state=ConnectionState(factory, box, config.id) if factory is not None else None,
-                   registrations=registrations)
+                   registrations=registrations, status_mappings=status_mappings)
 
 
 def mappings_of(config: PluginConfig) -> Mappings:
     return Mappings(Mapping(m.direction, m.certain_field, m.remote_field, m.transform, m.update_policy,
                             m.is_match_key, m.required) for m in config.mappings)
+
+
+def status_map(config: PluginConfig, event_id: int | None, direction: str = "outbound") -> dict[str, str]:
+    """``{Certain status: remote status}`` of ``config`` for one event (``inbound``: remote ->
+    Certain): the rows for every event, then the event's own rows over them (certain.md §5.2)."""
+    rows = [m for m in config.status_mappings if m.direction == direction
+            and (m.event_id is None or (event_id is not None and m.event_id == event_id))]
+    pairs = ((m.certain_status, m.remote_status) if direction == "outbound" else (m.remote_status, m.certain_status)
+             for m in sorted(rows, key=lambda m: m.event_id is not None))  # stable: the event's rows last
+    return dict(pairs)
 
 
 def registration_view(reg: Registration, profile: Profile) -> RegistrationView:

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .status_mappings import StatusMapping
 
 DIRECTIONS = ("inbound", "outbound")
 UPDATE_POLICIES = ("overwrite", "only_if_blank", "never")
@@ -39,6 +42,10 @@ class PluginConfig(Base):
 
     mappings: Mapped[list["FieldMapping"]] = relationship(
         back_populates="plugin_config", cascade="all, delete-orphan", order_by="FieldMapping.position"
+    )
+    #: read-only: ``connectors.plugin_configs.save_status_mappings`` writes the rows
+    status_mappings: Mapped[list["StatusMapping"]] = relationship(
+        viewonly=True, order_by="[StatusMapping.position, StatusMapping.id]"
     )
 
 

@@ -41,11 +41,19 @@ def activity_for(ctx: EventContext, params: dict[str, Any], event: dict[str, Any
     status = (event.get("current") or {}).get("status")
     if params.get("status_filter") and status not in params["status_filter"]:
         return None
-    activity_type = params["status_activities"].get(status)
+    activity_type = activity_type_for(ctx, params, status)
     if activity_type is None:
         return None
     return Activity(activity_type, params["asset_type"], asset_name(ctx, params, event),
                     int(_parse_time(event["occurred_at"]).timestamp()), params.get("campaign_id"))
+
+
+def activity_type_for(ctx: EventContext, params: dict[str, Any], status: str | None) -> str | None:
+    """The job's own ``status_activities`` first; a status it does not list falls back on the
+    plugin configuration's status mappings (Third-Party Plugins page), so an administrator maps
+    a status once for every job."""
+    own = params["status_activities"].get(status)
+    return own if own is not None else ctx.status_mappings.get(status) if status is not None else None
 
 
 def asset_name(ctx: EventContext, params: dict[str, Any], event: dict[str, Any]) -> str:

@@ -103,7 +103,8 @@ def params_schema(*, subject: str | None, asset_type: str, template: str, activi
         status_activities = StatusActivities(load_default=lambda: lines(activities), metadata={
             "label": "Activity type per status", "order": 3,
             "description": "One 'Status = Activity type' a line; the activity types must exist under the asset type. "
-                           "Statuses not listed are ignored"})
+                           "A status not listed takes the plugin configuration's status mapping (Third-Party "
+                           "Plugins page), else it is ignored"})
         campaign_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1), metadata={
             "label": "Campaign ID", "order": 4, "description": "Optional: an active Eloqua campaign the activities count for"})
         status_filter = fields.List(one_of, load_default=None, allow_none=True, metadata=filter_meta)
