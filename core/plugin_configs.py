@@ -19,7 +19,7 @@ from .catalogue import STANDARD_STATUSES
 from .mapping_rules import (
     normalise_row, normalise_status_row, validate_mappings, validate_status_mappings,
 )
-from .models import Event, FieldMapping, PluginConfig, RegistrationStatus, StatusMapping, User
+from .models import Event, FieldMapping, PluginConfig, RegistrationStatus, StatusMapping, User, utcnow
 from .plugin_api import Application
 from .plugins import PluginManager
 from .secrets import SecretBox
@@ -152,11 +152,19 @@ def save_mappings(session: Session, config: PluginConfig, rows: list[MappingType
         raise ConfigError(errors)
     before = mapping_rows(config)
     config.mappings = [FieldMapping(position=i, **row) for i, row in enumerate(clean)]
+    if before != clean:
+        _touch(config)
     session.flush()
     if before != clean:
         audit.record(session, account_id=config.account_id, user=user, action="mappings.update", target_type=TARGET,
                      target_id=config.id, target_label=label, before=before, after=clean)
     return list(config.mappings)
+
+
+def _touch(config: PluginConfig) -> None:
+    """A mapping change is a change of the configuration: what is cached by ``updated_at`` (the
+    rows' own tables are not ``plugin_configs``, so ``onupdate`` alone would not see it) is stale."""
+    config.updated_at = utcnow()
 
 
 def account_statuses(session: Session, account_id: int) -> list[str]:
@@ -186,7 +194,10 @@ def save_status_mappings(session: Session, config: PluginConfig, rows: list[Mapp
     before = status_rows(session, config)
     session.execute(delete(StatusMapping).where(StatusMapping.plugin_config_id == config.id))
     session.add_all(StatusMapping(plugin_config_id=config.id, position=i, **row) for i, row in enumerate(clean))
+    if before != clean:
+        _touch(config)
     session.flush()
+    session.expire(config, ["status_mappings"])  # read-only relationship: read the new rows when next used
     if before != clean:
         audit.record(session, account_id=config.account_id, user=user, action="status_mappings.update",
                      target_type=TARGET, target_id=config.id, target_label=label, before=before, after=clean)

@@ -249,6 +249,33 @@ def test_saving_status_mappings(factory, registry, box, seeded):
     assert audit_rows(factory)[-1][0] == "status_mappings.update"
 
 
+def updated_at(factory, config_id):
+    with factory() as s:
+        return s.get(PluginConfig, config_id).updated_at
+
+
+def test_mapping_saves_bump_the_configurations_updated_at(factory, registry, box, seeded):
+    """Caches keyed by ``updated_at`` must see a mapping change; saving the same rows is no change."""
+    config_id = create(factory, registry, box, seeded)
+    fields_ = [{"direction": "outbound", "certain_field": "profile.email", "remote_field": "email", "is_match_key": "1"}]
+    statuses = [{"direction": "outbound", "certain_status": "Attended", "remote_status": "Attended", "event_id": ""}]
+    stamps = [updated_at(factory, config_id)]
+    for save, rows in ((lambda s, c, r: save_mappings(s, c, r, user=None, remote_fields=REMOTE, label="Acme CRM"), fields_),
+                       (lambda s, c, r: save_status_mappings(s, c, r, user=None, label="Acme CRM"), statuses)):
+        with transaction(factory) as s:
+            save(s, s.get(PluginConfig, config_id), rows)
+        stamps.append(updated_at(factory, config_id))
+        with transaction(factory) as s:  # the same rows again: not a change
+            save(s, s.get(PluginConfig, config_id), rows)
+        assert updated_at(factory, config_id) == stamps[-1]
+    assert stamps[0] < stamps[1] < stamps[2]
+    with transaction(factory) as s:  # the configuration's read-only relationship shows the saved rows at once
+        config = s.get(PluginConfig, config_id)
+        assert [m.certain_status for m in config.status_mappings] == ["Attended"]
+        save_status_mappings(s, config, [], user=None, label="Acme CRM")
+        assert config.status_mappings == [] and config.updated_at > stamps[2]
+
+
 def test_audit_refuses_a_snapshot_with_a_secret_value(factory, seeded):
     with pytest.raises(ValueError, match="secret"), transaction(factory) as s:
         audit.record(s, account_id=seeded["account"], user=None, action="x", target_type="t", target_id=1,
