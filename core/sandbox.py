@@ -3,7 +3,8 @@
 A plugin builds its emulator as a ``SandboxApp`` (routes + handlers over plain ``Request`` and
 ``Response`` objects) and serves it with ``SandboxServer`` on loopback. Every request is written
 to a ``Journal`` so tests can assert what a client really sent (call counts, headers, batching),
-not only what it got back. Nothing here knows about any particular target application.
+not only what it got back. ``FaultQueue`` and ``RandomFaults`` (``sandbox_faults.py``) script
+failures. Nothing here knows about any particular target application.
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import parse_qs, urlsplit
 
+from .sandbox_faults import FaultQueue, RandomFaults
+
 __all__ = [
-    "Journal", "JournalEntry", "Request", "Response", "Routes", "SandboxApp", "SandboxServer",
-    "json_response", "text_response",
+    "FaultQueue", "Journal", "JournalEntry", "RandomFaults", "Request", "Response", "Routes", "SandboxApp",
+    "SandboxServer", "json_response", "text_response",
 ]
 
 FORM_TYPE = "application/x-www-form-urlencoded"

@@ -6,15 +6,13 @@ timeout, or ``/id``'s "Not authenticated.". With ``after_effect`` the request is
 first and only its answer is lost: the case where a client must not blindly send a create
 again. Faults wait in a ``FaultQueue`` for the next calls to a host (optionally only calls
 whose path matches a regex, optionally after N calls pass), or are drawn by ``RandomFaults``
-with a seeded probability.
+with a seeded probability — the core's (``connectors.sandbox``), with Eloqua's fault kinds.
 """
 from __future__ import annotations
 
-import random
-import re
-import threading
 from dataclasses import dataclass
-from typing import Sequence
+
+from connectors import sandbox
 
 LOGIN, POD = "login", "pod"
 
@@ -44,60 +42,16 @@ class Fault:
 PASS = Fault(pass_through=True)
 
 
-class FaultQueue:
-    """Faults for the next calls, in order; each waits for a call to its host and path."""
+class FaultQueue(sandbox.FaultQueue[Fault]):
+    """The core's queue with Eloqua's path rule: patterns match regardless of case (Eloqua's
+    paths do). Each fault names its host: ``LOGIN`` or ``POD``; ``PASS`` lets a call through."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[tuple[str, re.Pattern[str] | None, Fault]] = []
-
-    def add(self, fault: Fault, times: int = 1, path: str | None = None, host: str = POD) -> None:
-        pattern = re.compile(path, re.IGNORECASE) if path is not None else None
-        with self._lock:
-            self._faults.extend([(host, pattern, fault)] * times)
-
-    def take(self, host: str, path: str) -> Fault | None:
-        with self._lock:
-            for index, (where, pattern, fault) in enumerate(self._faults):
-                if where == host and (pattern is None or pattern.fullmatch(path)):
-                    del self._faults[index]
-                    return None if fault.pass_through else fault
-            return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._faults)
+        super().__init__(ignore_case=True)
 
 
-class RandomFaults:
-    """Each call to the pods fails with probability ``p`` with one of ``faults`` (seeded)."""
+class RandomFaults(sandbox.RandomFaults[Fault]):
+    """Drawn for calls to the pods (``hosts.py``), seeded; patterns regardless of case."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.p = 0.0
-        self._faults: Sequence[Fault] = ()
-        self._rng = random.Random(0)
-        self._pattern: re.Pattern[str] | None = None
-        self.drawn = 0
-
-    def configure(self, p: float, faults: Sequence[Fault], seed: int = 0, path: str | None = None) -> None:
-        if not 0 <= p <= 1:
-            raise ValueError("p is a probability")
-        if p and not faults:
-            raise ValueError("give the faults to draw from")
-        with self._lock:
-            self.p, self._faults, self._rng, self.drawn = p, tuple(faults), random.Random(seed), 0
-            self._pattern = re.compile(path, re.IGNORECASE) if path is not None else None
-
-    def draw(self, path: str) -> Fault | None:
-        with self._lock:
-            if not self.p or (self._pattern is not None and not self._pattern.fullmatch(path)):
-                return None
-            if self._rng.random() >= self.p:
-                return None
-            self.drawn += 1
-            return self._rng.choice(self._faults)
+        super().__init__(ignore_case=True)

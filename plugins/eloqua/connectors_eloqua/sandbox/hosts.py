@@ -54,7 +54,9 @@ class Host(SandboxApp):
         override = request.header("X-HTTP-Method-Override")
         if override:
             request.method = override.upper()
-        fault = sandbox.faults.take(self.kind, request.path)
+        fault = sandbox.faults.take(request.path, self.kind)
+        if fault is not None and fault.pass_through:
+            fault = None
         if fault is None and self.kind == POD:
             fault = sandbox.random_faults.draw(request.path)
         if fault is not None and not fault.after_effect:
