@@ -61,9 +61,9 @@ GOAL_P99 = 1.0
 WRITER_THREADS = 4
 CPU_COLUMNS = ("writer", "relay", "dispatcher", "worker", "sandbox")
 
-FULL = {"rate": 200, "seconds": 60, "drain": 300, "idle": 30, "latency": 0.02, "import_sizes": [10_000, 100_000],
+FULL = {"rate": 200, "seconds": 60, "batches": [1], "drain": 300, "idle": 30, "latency": 0.02, "import_sizes": [10_000, 100_000],
         "databases": ["postgresql", "sqlite"], "baseline": True}
-QUICK = {"rate": 10, "seconds": 2, "drain": 30, "idle": 5, "latency": 0.02, "import_sizes": [300],
+QUICK = {"rate": 10, "seconds": 2, "batches": [1], "drain": 30, "idle": 5, "latency": 0.02, "import_sizes": [300],
          "databases": ["postgresql"], "baseline": False}  # the smoke test's run: well under a minute
 
 
@@ -104,7 +104,8 @@ def events_case(case: dict[str, Any]) -> dict[str, Any]:
             wait_until(lambda: status_consumers(broker, namespace) > 0, 120, "the dispatcher to consume")
         cpu_before = {**(procs.cpu_seconds() if procs is not None else {}),  # their start-up is not the events'
                       "writer": _own_cpu(), "sandbox": process_cpu_seconds(sandbox.pid)}
-        writes, write_seconds = write_changes(services, event_id, reg_ids, case["rate"], case["seconds"])
+        writes, write_seconds = write_changes(services, event_id, reg_ids, case["rate"], case["seconds"],
+                                              batch=case.get("batch", 1))
         drain_started = time.time()
         _wait_for_activities(sandbox, len(writes), case["drain"], case["idle"])
         time.sleep(1.0)  # room for a wrong second activity to show
@@ -160,36 +161,41 @@ def _delivery_states(services: Any) -> dict[str, int]:
 
 
 def write_changes(services: Any, event_id: int, reg_ids: list[int], rate: float, seconds: float,
-                  threads: int = WRITER_THREADS) -> tuple[list[tuple], float]:
-    """Each registration New -> Attended, one transaction each, the i-th in its slot ``i / rate``
-    (a late write goes at once, the ones after keep their slots: never a burst to catch up).
-    ``threads`` writers share the slots, so one slow commit does not delay the next slot. Stops
-    at ``seconds``: slots not reached by then are not written. (reg id, event id, commit time)."""
+                  threads: int = WRITER_THREADS, batch: int = 1) -> tuple[list[tuple], float]:
+    """Each registration New -> Attended through ``change_status``, ``batch`` changes a
+    transaction (1: each change its own), the i-th change due at ``i / rate``: a transaction is
+    written when its last change is due (a late one goes at once, the ones after keep their
+    slots: never a burst to catch up). ``threads`` writers share the transactions, so one slow
+    commit does not delay the next. Stops at ``seconds``: changes not due by then are not
+    written. Returns (reg id, event id, commit time) per change, and the seconds it took."""
     from connectors.db import transaction
     from connectors.models import Event, Registration
     from connectors.status_changes import change_status
 
     writes: list[tuple] = []
-    lock, slots = threading.Lock(), iter(enumerate(reg_ids))
+    chunks = [reg_ids[i:i + batch] for i in range(0, len(reg_ids), batch)]
+    lock, slots = threading.Lock(), iter(enumerate(chunks))
     started = time.time()
     deadline = started + seconds
 
     def writer() -> None:
         while True:
             with lock:
-                i, reg_id = next(slots, (None, None))
-            if i is None or started + i / rate >= deadline or time.time() >= deadline:
+                k, chunk = next(slots, (None, None))
+            due = started + ((k * batch + len(chunk) - 1) / rate if k is not None else 0)
+            if k is None or due >= deadline or time.time() >= deadline:
                 return
-            pause = started + i / rate - time.time()
-            if pause > 0:
-                time.sleep(pause)
+            if due > time.time():
+                time.sleep(due - time.time())
             with transaction(services.factory) as s:
-                outcome = change_status(s, account_code="BENCH", event=s.get(Event, event_id),
-                                        registration=s.get(Registration, reg_id), type="registration.status_changed",
-                                        status="Attended", actor={"type": "system", "id": "bench"})
+                event = s.get(Event, event_id)
+                outcomes = [(reg_id, change_status(s, account_code="BENCH", event=event,
+                                                   registration=s.get(Registration, reg_id),
+                                                   type="registration.status_changed", status="Attended",
+                                                   actor={"type": "system", "id": "bench"})) for reg_id in chunk]
             committed = time.time()
             with lock:
-                writes.append((reg_id, outcome.event_id, committed))
+                writes.extend((reg_id, outcome.event_id, committed) for reg_id, outcome in outcomes)
 
     pool = [threading.Thread(target=writer, name=f"writer-{k}") for k in range(threads)]
     for thread in pool:
@@ -237,7 +243,7 @@ def summarise(case, n, writes, write_seconds, created, stored, contact_of, state
         else:
             latencies.append(at - committed)
     duplicated = sum(1 for count in per_contact.values() if count > 1)
-    return {"database": case["database"], "bus": case["bus"], "events": len(writes), "scheduled": n,
+    return {"database": case["database"], "bus": case["bus"], "batch": case.get("batch", 1), "events": len(writes), "scheduled": n,
             "rate": case["rate"],
             "achieved_rate": round(len(writes) / write_seconds, 1) if write_seconds else None,
             "write_seconds": round(write_seconds, 1), "sandbox_latency": case["latency"],
@@ -294,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, help="stop waiting after this many seconds without a new activity")
     parser.add_argument("--latency", type=float, help="the sandbox's seconds per call")
     parser.add_argument("--databases", help="postgresql,sqlite")
+    parser.add_argument("--batches", help="status changes a writer transaction, e.g. 1,10 (default 1: each its own)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the memory:// run")
     parser.add_argument("--import-sizes", help="contacts per import, e.g. 10000,100000")
     parser.add_argument("--no-trace", action="store_true", help="skip the tracemalloc runs of the import")
@@ -314,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             p[key] = getattr(args, key)
     if args.databases:
         p["databases"] = args.databases.split(",")
+    if args.batches:
+        p["batches"] = [int(x) for x in args.batches.split(",")]
     if args.import_sizes:
         p["import_sizes"] = [int(x) for x in args.import_sizes.split(",")]
     p["baseline"] = p["baseline"] and not args.no_baseline
@@ -343,21 +352,24 @@ def _case(case: dict[str, Any], failures: list[str]) -> dict[str, Any] | None:
 
 
 def run_events(p: dict[str, Any], postgres: str, failures: list[str]) -> list[dict[str, Any]]:
-    cases = [("amqp", db) for db in p["databases"]] + ([("memory", "postgresql")] if p["baseline"] else [])
+    cases = [("amqp", db, b) for b in p["batches"] for db in p["databases"]]
+    cases += [("memory", "postgresql", b) for b in p["batches"]] if p["baseline"] else []
     runs = []
-    for bus, db in cases:
-        print(f"events: {p['rate']:g}/s for {p['seconds']:g}s, {db}, {bus} ...", file=sys.stderr, flush=True)
+    for bus, db, batch in cases:
+        print(f"events: {p['rate']:g}/s for {p['seconds']:g}s, {db}, {bus}, {batch} a transaction ...", file=sys.stderr,
+              flush=True)
         result = _case({"kind": "events", "bus": bus, "database": db, "rate": p["rate"], "seconds": p["seconds"],
-                        "drain": p["drain"], "idle": p["idle"], "latency": p["latency"], "postgres": postgres}, failures)
+                        "drain": p["drain"], "idle": p["idle"], "latency": p["latency"], "postgres": postgres,
+                        "batch": batch}, failures)
         if result is None:
             continue
         if result["lost"] or result["duplicated"]:
-            failures.append(f"events {db}/{bus}: lost {result['lost']}, duplicated {result['duplicated']}")
+            failures.append(f"events {db}/{bus}/{batch}: lost {result['lost']}, duplicated {result['duplicated']}")
         runs.append(result)
     print("\nStatus change -> Eloqua activity (seconds from the writer's commit to the sandbox's create)\n")
-    print(table(["database", "bus", "events", "rate (achieved)", "p50", "p95", "p99", "max", "lost", "duplicated",
+    print(table(["database", "bus", "changes a transaction", "events", "rate (achieved)", "p50", "p95", "p99", "max", "lost", "duplicated",
                  "p99 < 1 s", "relay p50/p99", "bus+plan p50/p99", "CPU ms per event (" + "/".join(CPU_COLUMNS) + ")", "load"],
-                [[r["database"], r["bus"], r["events"], f"{r['rate']:g} ({r['achieved_rate']})", r["latency"]["p50"],
+                [[r["database"], r["bus"], r["batch"], r["events"], f"{r['rate']:g} ({r['achieved_rate']})", r["latency"]["p50"],
                   r["latency"]["p95"], r["latency"]["p99"], r["latency"]["max"], r["lost"], r["duplicated"],
                   r["goal_met"], _pair(r["stages"]["relay"]), _pair(r["stages"]["bus + planning"]), "/".join(str(r["cpu_ms_per_event"].get(k, "–")) for k in CPU_COLUMNS),
                   f"{r['load_average'][0]:.1f}→{r['load_average'][1]:.1f}"] for r in runs]))
