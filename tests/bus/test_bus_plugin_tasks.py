@@ -3,33 +3,15 @@ relayed, a real worker claims the task and calls the Marketo plugin against its 
 the outcome lands on the task and the configuration — on memory:// and on RabbitMQ."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
-import connectors_marketo.plugin
 from connectors import plugin_tasks
 from connectors.db import transaction
 from connectors.models import PluginConfig, PluginTask
-from connectors.testing import Harness
-from connectors_marketo.sandbox import start_sandbox
 
+from ..marketo_support import marketo, sandbox  # noqa: F401 - the fixtures
 from .support import bus_running, wait_for
 from .test_bus_worker import publish_raw
-
-
-@pytest.fixture
-def sandbox():
-    box = start_sandbox(client_secret="marketo-sandbox-secret")
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def marketo(tmp_path, sandbox):
-    harness = Harness(tmp_path, plugins={"marketo": connectors_marketo.plugin})
-    harness.configure("marketo", sandbox.connection)
-    yield harness
-    harness.close()
 
 
 def config_id(harness) -> int:

@@ -9,19 +9,19 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-import connectors_marketo.plugin
 from connectors.config import Settings
 from connectors.db import transaction
 from connectors.models import PluginConfig
 from connectors.seed import get_or_create_account, get_or_create_user
 from connectors.services import Services
-from connectors.testing import ACCOUNT_CODE, EVENT_CODE, Harness
+from connectors.testing import ACCOUNT_CODE, EVENT_CODE
 from connectors.tokens import create_user_token
 from connectors.web import create_app
-from connectors_marketo.sandbox import INVITEES_LIST, start_sandbox
+from connectors_marketo.sandbox import INVITEES_LIST
 
 from ..bus.conftest import delete_namespace
 from ..bus.support import bus_running, wait_for
+from ..marketo_support import marketo, sandbox  # noqa: F401 - the fixtures
 
 KEY = "marketo.import_leads_as_registrations"
 
@@ -32,21 +32,6 @@ def bus(request):
     namespace = f"t{uuid.uuid4().hex[:10]}"
     yield url, namespace
     delete_namespace(url, namespace)
-
-
-@pytest.fixture
-def sandbox():
-    box = start_sandbox(client_secret="marketo-sandbox-secret")
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def marketo(tmp_path, sandbox):
-    harness = Harness(tmp_path, plugins={"marketo": connectors_marketo.plugin})
-    harness.configure("marketo", sandbox.connection)
-    yield harness
-    harness.close()
 
 
 @pytest.fixture
