@@ -49,8 +49,8 @@ from common import (  # noqa: E402
     DEFAULT_POSTGRES, MemoryProbe, machine, postgres_reachable, run_child, table, write_json,
 )
 from events_setup import (  # noqa: E402
-    LIST_NAME, Processes, SandboxProcess, database, delete_topology, process_cpu_seconds, seed, status_consumers,
-    submit_job, wait_until,
+    LIST_NAME, Processes, SandboxProcess, ServerCpu, database, delete_topology, process_cpu_seconds, seed,
+    status_consumers, submit_job, wait_until,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -59,7 +59,7 @@ ACTIVITY_PATH = "/api/REST/2.0/data/activity"
 RABBITMQ = os.environ.get("CONNECTORS_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
 GOAL_P99 = 1.0
 WRITER_THREADS = 4
-CPU_COLUMNS = ("writer", "relay", "dispatcher", "worker", "sandbox")
+CPU_COLUMNS = ("writer", "relay", "dispatcher", "worker", "sandbox", "postgresql", "rabbitmq")
 
 FULL = {"rate": 200, "seconds": 60, "batches": [1], "drain": 300, "idle": 30, "latency": 0.02, "import_sizes": [10_000, 100_000],
         "databases": ["postgresql", "sqlite"], "baseline": True}
@@ -102,15 +102,16 @@ def events_case(case: dict[str, Any]) -> dict[str, Any]:
         wait_until(lambda: _validation_state(services, job_id) == "valid", 120, "the worker to accept the job")
         if procs is not None:  # the dispatcher consumes (a slow start must not count as latency)
             wait_until(lambda: status_consumers(broker, namespace) > 0, 120, "the dispatcher to consume")
+        servers = ServerCpu(services, broker)
         cpu_before = {**(procs.cpu_seconds() if procs is not None else {}),  # their start-up is not the events'
-                      "writer": _own_cpu(), "sandbox": process_cpu_seconds(sandbox.pid)}
+                      "writer": _own_cpu(), "sandbox": process_cpu_seconds(sandbox.pid), **servers.sample()}
         writes, write_seconds = write_changes(services, event_id, reg_ids, case["rate"], case["seconds"],
                                               batch=case.get("batch", 1))
         drain_started = time.time()
         _wait_for_activities(sandbox, len(writes), case["drain"], case["idle"])
         time.sleep(1.0)  # room for a wrong second activity to show
         cpu_after = {**(procs.cpu_seconds() if procs is not None else {}), "writer": _own_cpu(),
-                     "sandbox": process_cpu_seconds(sandbox.pid)}
+                     "sandbox": process_cpu_seconds(sandbox.pid), **servers.sample()}
         cpu = {name: round(cpu_after[name] - cpu_before[name], 1) if cpu_after[name] is not None
                and cpu_before.get(name) is not None else None for name in cpu_after}
         problems = procs.problems() if procs is not None else []

@@ -170,6 +170,48 @@ def process_cpu_seconds(pid: int) -> float | None:
         return None
 
 
+class ServerCpu:
+    """CPU used by the servers for this case: the PostgreSQL backends connected to its database
+    (a backend that closed before the last sample is not counted), and RabbitMQ's whole node —
+    shared with anything else using the broker meanwhile, so an upper bound."""
+
+    def __init__(self, services: Any, broker_url: str):
+        self.services, self.amqp = services, broker_url.startswith("amqp")
+        self.postgres = services.engine.dialect.name == "postgresql"
+        self._backends: dict[int, float] = {}
+
+    def sample(self) -> dict[str, float | None]:
+        """CPU seconds since the first sample (0 on the first)."""
+        out: dict[str, float | None] = {}
+        if self.postgres:
+            from sqlalchemy import text
+
+            with self.services.engine.connect() as conn:
+                pids = list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
+                            .scalars())
+            now = {pid: process_cpu_seconds(pid) or 0.0 for pid in pids}
+            first = not self._backends
+            for pid, cpu in now.items():  # a backend first seen later started since: all its CPU counts
+                self._backends.setdefault(pid, cpu if first else 0.0)
+            out["postgresql"] = round(sum(cpu - self._backends[pid] for pid, cpu in now.items()), 1)
+        if self.amqp:
+            node = sum(process_cpu_seconds(int(pid)) or 0.0 for pid in _pids_of("beam.smp"))
+            self._node_start = getattr(self, "_node_start", node)
+            out["rabbitmq"] = round(node - self._node_start, 1)
+        return out
+
+
+def _pids_of(name: str) -> list[str]:
+    return [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == name]
+
+
+def _comm(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def status_consumers(url: str, namespace: str) -> int:
     from connectors.bus import Topology, connect
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 PREFETCH = 50  # the largest window planned in one transaction; sending happens after the ack, in the pool
-BATCH_WAIT = 0.02  # how long the first message of a window waits for others (seconds)
+BATCH_WAIT = 0.05  # how long the first message of a window waits for others (seconds)
 
 
 class EventDispatcher:

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from types import SimpleNamespace
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import status_events
 from .models import (
     AGENDA_ITEM_STATUSES, SESSION_STATUSES, AgendaItem, AgendaItemRegistration, Event, Profile, Registration,
-    RegistrationStatus, Session as EventSession, SessionRegistration,
+    RegistrationStatus, Session as EventSession, SessionRegistration, utcnow,
 )
 from .status_events import AGENDA_ITEM_STATUS_CHANGED, REGISTRATION_STATUS_CHANGED, SESSION_STATUS_CHANGED
 
@@ -63,23 +66,14 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
     item the registration had not taken yet (the admin only changes existing ones). ``event_id``
     keeps the sender's id, which makes a resent event recognisable.
     """
+    if type == REGISTRATION_STATUS_CHANGED:
+        return _change_registration_status(session, account_code, event, registration, status, actor, event_id,
+                                           occurred_at)
     reg, profile = session.execute(  # fresh, and locked; with the person the event names
         select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id)
         .where(Registration.id == registration.id).with_for_update(of=Registration)
         .execution_options(populate_existing=True)).one()
-    if type == REGISTRATION_STATUS_CHANGED:
-        statuses = {row.label: row for row in session.execute(  # plain rows: read on every change
-            select(RegistrationStatus.label, RegistrationStatus.classification, RegistrationStatus.tags)
-            .where(RegistrationStatus.event_id == event.id))}
-        if status not in statuses:
-            raise StatusChangeRejected("status", f"{status!r} is not a registration status of event {event.event_code}")
-        before = reg.status_label
-        if before == status:
-            return Outcome(before, status, None)
-        reg.status_label = status
-        previous = (before, statuses[before].classification) if before in statuses else None
-        current, tags, subject = (status, statuses[status].classification), tuple(statuses[status].tags or ()), None
-    elif type in SUBJECT_STATUSES:
+    if type in SUBJECT_STATUSES:
         allowed = SUBJECT_STATUSES[type]
         if status not in allowed:
             raise StatusChangeRejected("status", f"{status!r} is not one of: {', '.join(allowed)}")
@@ -98,6 +92,51 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
         changes=[status_events.StatusChange(reg, profile, previous, current, tags,
                                             type=type, subject=subject, event_id=event_id, occurred_at=occurred_at)])
     return Outcome(before, status, written[0])
+
+
+_registrations, _profiles, _statuses = Registration.__table__, Profile.__table__, RegistrationStatus.__table__
+
+
+def _change_registration_status(session: Session, account_code: str, event: Event, registration: Registration,
+                                status: str, actor: dict[str, Any], event_id: str | None,
+                                occurred_at: datetime | None) -> Outcome:
+    """The registration's own status, the most frequent change, in plain SQL rows (three
+    statements and the event's two inserts; the ORM's unit of work cost as much again). The
+    caller's ``registration`` object is brought up to date without a reload."""
+    row = session.execute(  # fresh, and locked; with the person the event names
+        select(_registrations.c.id, _registrations.c.registration_code, _registrations.c.attendee_type_code,
+               _registrations.c.status_label, _registrations.c.version, _profiles.c.pin, _profiles.c.external_key,
+               _profiles.c.email)
+        .join(_profiles, _profiles.c.id == _registrations.c.profile_id)
+        .where(_registrations.c.id == registration.id).with_for_update(of=_registrations)).one()
+    statuses = {r.label: r for r in session.execute(
+        select(_statuses.c.label, _statuses.c.classification, _statuses.c.tags).where(_statuses.c.event_id == event.id))}
+    if status not in statuses:
+        raise StatusChangeRejected("status", f"{status!r} is not a registration status of event {event.event_code}")
+    before = row.status_label
+    if before == status:
+        _keep_up_to_date(registration, status_label=before, version=row.version)
+        return Outcome(before, status, None)
+    version, now = row.version + 1, utcnow()
+    session.execute(update(_registrations).where(_registrations.c.id == row.id)
+                    .values(status_label=status, version=version, date_modified=now))
+    _keep_up_to_date(registration, status_label=status, version=version, date_modified=now)
+    previous = (before, statuses[before].classification) if before in statuses else None
+    current, tags = (status, statuses[status].classification), tuple(statuses[status].tags or ())
+    written = status_events.write_registration_changes(
+        session, account_code=account_code, event=event, actor=actor,
+        changes=[status_events.StatusChange(
+            SimpleNamespace(id=row.id, registration_code=row.registration_code,
+                            attendee_type_code=row.attendee_type_code, version=version),
+            SimpleNamespace(pin=row.pin, external_key=row.external_key, email=row.email),
+            previous, current, tags, event_id=event_id, occurred_at=occurred_at)])
+    return Outcome(before, status, written[0])
+
+
+def _keep_up_to_date(registration: Registration, **values: Any) -> None:
+    """What the database now holds, set on the caller's object as loaded state (not a change to flush)."""
+    for name, value in values.items():
+        set_committed_value(registration, name, value)
 
 
 def _subject_link(session: Session, event: Event, reg: Registration, type: str, code: str | None, add_missing: bool):

@@ -23,8 +23,8 @@ EVENT_TYPES = (REGISTRATION_STATUS_CHANGED, SESSION_STATUS_CHANGED, AGENDA_ITEM_
 
 @dataclass(frozen=True)
 class StatusChange:
-    registration: Registration
-    profile: Profile
+    registration: Registration  # or any object with its id, registration_code, attendee_type_code, version
+    profile: Profile            # or any object with its pin, external_key, email
     previous: tuple[str, str | None] | None  # (status, classification); None when it is new
     current: tuple[str, str | None]
     tags: tuple[str, ...] = ()

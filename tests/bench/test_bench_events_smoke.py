@@ -27,7 +27,8 @@ def test_quick_events_benchmark_loses_and_duplicates_nothing(tmp_path, rabbitmq_
         assert run["events"] > 0 and run["lost"] == 0 and run["duplicated"] == 0, run
         assert run["activities"] == run["events"] and run["deliveries"] == {"sent": run["events"]}
         assert 0 < run["latency"]["p50"] <= run["latency"]["p99"] <= run["latency"]["max"]
-    assert set(runs["postgresql", "amqp"]["cpu_seconds"]) == {"worker", "relay", "dispatcher", "writer", "sandbox"}
+    assert set(runs["postgresql", "amqp"]["cpu_seconds"]) == {"worker", "relay", "dispatcher", "writer", "sandbox",
+                                                              "postgresql", "rabbitmq"}
 
     imports = data["scenarios"]["import"]
     assert {(r["contacts"], r["traced"]) for r in imports} == {(300, False), (300, True)}
