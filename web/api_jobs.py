@@ -60,7 +60,8 @@ def run_view(db: Session, run: JobRun) -> dict[str, Any]:
             "cancel_requested": bool(run.cancel_requested), "error": run.error,
             "progress": {"done": done, "total": p.total, "percent": p.percent, "per_second": p.per_second,
                          "seconds_left": p.seconds_left},
-            "problems": open_count(db, run.id),
+            "problems": open_count(db, run.id), "retry_of": run.retry_of_id,
+            "retry_keys": list(run.retry_keys) if run.retry_keys is not None else None,
             "log": [{"at": e.get("at"), "level": e.get("level"), "message": e.get("message")}
                     for e in (run.log or [])[-LOG_TAIL:]]}
 

@@ -150,6 +150,9 @@ class RunOut(RunSummary):
     error = Str(allow_none=True)
     progress = Nested(Progress)
     problems = Int(metadata={"description": "Open problems: failed and skipped records not dismissed."})
+    retry_of = Int(allow_none=True, metadata={"description": "For a retry run: the run whose problems it retries."})
+    retry_keys = List(Str(), allow_none=True, metadata={
+        "description": "For a retry run: the record keys it processes, and only those."})
     log = List(Nested(LogEntry))
 
 

@@ -45,8 +45,11 @@ def test_retry_of_one_key_queues_a_run_of_exactly_that_key(api, world, problem_r
         "queued", "retry", problem_run["run"], 1, [KEY])
     with world.session() as s:  # handed to the workers like any run
         assert s.scalar(select(Outbox).where(Outbox.message_id == f"run_{retry.id}_0")) is not None
-    assert api.call("GET", f"/api/v1/runs/{retry.id}").get_json()["log"][0]["message"].startswith(
-        f"retry of 1 record of run #{problem_run['run']}")
+    shown = api.call("GET", f"/api/v1/runs/{retry.id}").get_json()
+    assert shown["log"][0]["message"].startswith(f"retry of 1 record of run #{problem_run['run']}")
+    assert (shown["retry_of"], shown["retry_keys"]) == (problem_run["run"], [KEY])
+    original = api.call("GET", f"/api/v1/runs/{problem_run['run']}").get_json()
+    assert (original["retry_of"], original["retry_keys"]) == (None, None)
     # while it is queued, another retry is refused with the core's reason
     again = api.call("POST", f"/api/v1/runs/{problem_run['run']}/retry", json={"filter": {}})
     assert again.status_code == 409
