@@ -105,7 +105,9 @@ def send(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox
         try:
             job_type = registry.job_type(claim.job.job_type)
             ctx = _context(s, box, claim, factory)
-            remote_id = job_type.on_event(ctx, job_type.params_schema().load(claim.job.params or {}), claim.payload)
+            params = dict(claim.params) if claim.params is not None else job_type.params_schema().load(
+                claim.job.params or {})
+            remote_id = job_type.on_event(ctx, params, claim.payload)
             s.commit()  # what the plugin recorded in the store (a contact id it looked up)
         except JobFailed as exc:  # the plugin says retrying cannot help
             return _finish(factory, delivery_id, worker, "parked", error=f"{exc.code}: {exc}" if exc.code else str(exc))

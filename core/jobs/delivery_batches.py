@@ -16,7 +16,7 @@ redelivered message plans nothing new.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Iterable
 
@@ -47,6 +47,7 @@ class ClaimedDelivery:
     registrations: dict[str, RegistrationView] = field(default_factory=dict)
     mappings: Mappings | None = None  # built once per configuration and window
     status_mappings: dict[str, str] | None = None  # the configuration's, for the changed event
+    params: dict[str, Any] | None = None  # the job's parameters loaded by its schema, once per window
 
 
 def plan_and_claim(factory: sessionmaker[Session], registry: PluginManager, event_ids: Iterable[str], worker: str,
@@ -76,7 +77,21 @@ def plan_and_claim(factory: sessionmaker[Session], registry: PluginManager, even
               "lease_until": lease_until, "created_at": now, "updated_at": now} for job, event in pairs]).all()
         if not rows:
             return []
-        return _claims(s, rows, {j.id: j for j in jobs}, {e.id: e for e in events})
+        claims = _claims(s, rows, {j.id: j for j in jobs}, {e.id: e for e in events})
+    params = _loaded_params(registry, {c.job.id: c.job for c in claims}.values())
+    return [replace(c, params=params.get(c.job.id)) for c in claims]
+
+
+def _loaded_params(registry: PluginManager, jobs: Iterable[Job]) -> dict[int, dict[str, Any]]:
+    """Each job's parameters through its schema (a schema instance costs more than a send's
+    bookkeeping); a job whose parameters do not load is left out: its send reports why."""
+    loaded = {}
+    for job in jobs:
+        try:
+            loaded[job.id] = registry.job_type(job.job_type).params_schema().load(job.params or {})
+        except Exception:  # noqa: BLE001 - raised again, as the delivery's failure, when it is sent
+            continue
+    return loaded
 
 
 _rows = Delivery.__table__

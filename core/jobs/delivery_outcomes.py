@@ -4,7 +4,8 @@ A sender must not move on before its outcome is committed (the row says ``sendin
 then, and a crash in between is settled through ``verify``, never by a blind resend). But one
 transaction per outcome costs more than the send itself at hundreds of events a second. So
 outcomes are group-committed: whoever takes the write lock records every outcome queued so far,
-in one transaction, and wakes their senders; those that arrive meanwhile are the next group.
+in one transaction — one UPDATE for the outcomes that differ only in their remote id — and wakes
+their senders; those that arrive meanwhile are the next group.
 No thread of its own, and no added wait when senders are few.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, case, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import transaction
@@ -69,19 +70,44 @@ class OutcomeRecorder:
     @staticmethod
     def _write(factory: sessionmaker[Session], batch: list[_Outcome]) -> None:
         try:
+            recorded: set[int] = set()
             with transaction(factory) as s:
                 connection = s.connection()
-                results = [connection.execute(_RECORD, {
-                    "b_id": o.delivery_id, "b_holder": o.worker,
-                    **{f"b_{name}": o.values[name] for name in _COLUMNS}}).rowcount == 1 for o in batch]
-            for outcome, recorded in zip(batch, results):
-                outcome.recorded = recorded
+                for group in _groups(batch):
+                    recorded.update(_record(connection, group))
+            for outcome in batch:
+                outcome.recorded = outcome.delivery_id in recorded
         except BaseException as exc:  # noqa: BLE001 - every waiting sender learns it was not recorded
             for outcome in batch:
                 outcome.error = exc
         finally:
             for outcome in batch:
                 outcome.done.set()
+
+
+def _groups(batch: list[_Outcome]) -> list[list[_Outcome]]:
+    """Outcomes that differ only in their remote id (most often: all ``sent``) go in one UPDATE."""
+    groups: dict[tuple, list[_Outcome]] = {}
+    for o in batch:
+        key = (o.worker, *((name, o.values[name]) for name in _COLUMNS if name not in ("remote_id", "updated_at")))
+        groups.setdefault(key, []).append(o)
+    return list(groups.values())
+
+
+def _record(connection, group: list[_Outcome]) -> list[int]:
+    """The ids of the group's deliveries that were still held (and are now written)."""
+    if len(group) == 1:
+        o = group[0]
+        count = connection.execute(_RECORD, {"b_id": o.delivery_id, "b_holder": o.worker,
+                                             **{f"b_{name}": o.values[name] for name in _COLUMNS}}).rowcount
+        return [o.delivery_id] if count == 1 else []
+    first = group[0]
+    ids = [o.delivery_id for o in group]
+    values = {name: first.values[name] for name in _COLUMNS if name != "remote_id"}
+    values["remote_id"] = case({o.delivery_id: o.values["remote_id"] for o in group}, value=_rows.c.id)
+    return list(connection.execute(
+        update(_rows).where(_rows.c.id.in_(ids), _rows.c.state == "sending", _rows.c.worker == first.worker)
+        .values(values).returning(_rows.c.id)).scalars())
 
 
 #: the process's one recorder

@@ -82,3 +82,32 @@ def test_outcomes_of_many_senders_are_each_recorded_only_while_held(harness):
         t.join()
     assert results == {c.delivery_id: c is not claims[0] for c in claims}
     assert states(harness) == ["sent"] * (len(claims) - 1) + ["uncertain"]
+
+
+def test_a_group_of_outcomes_is_written_in_one_go_each_to_its_own_row(harness):
+    from connectors.jobs.delivery_outcomes import OutcomeRecorder, _Outcome
+
+    activity_job(harness)
+    change_status(harness, "New")
+    change_status(harness, "Attended")
+    a, b, c, d = (claim.delivery_id for claim in
+                  plan_and_claim(harness.factory, harness.registry, event_ids(harness), "w1", 60))
+    with transaction(harness.factory) as s:  # d was settled by someone else meanwhile
+        s.execute(update(Delivery).where(Delivery.id == d).values(state="uncertain", worker=None))
+    later = utcnow() + timedelta(seconds=5)
+
+    def outcome(delivery_id, state, remote_id=None, error=None, next_at=None):
+        return _Outcome(delivery_id, "w1", {"state": state, "last_error": error, "remote_id": remote_id,
+                                            "next_attempt_at": next_at, "worker": None, "lease_until": None,
+                                            "updated_at": utcnow()})
+
+    batch = [outcome(a, "sent", "r-a"), outcome(b, "failed", error="503", next_at=later), outcome(c, "sent", "r-c"),
+             outcome(d, "sent", "r-d")]
+    OutcomeRecorder._write(harness.factory, batch)
+    assert [o.recorded for o in batch] == [True, True, True, False]
+    with harness.factory() as s:
+        rows = {r.id: r for r in s.scalars(select(Delivery))}
+    assert (rows[a].state, rows[a].remote_id, rows[c].state, rows[c].remote_id) == ("sent", "r-a", "sent", "r-c")
+    assert (rows[b].state, rows[b].last_error, rows[b].remote_id) == ("failed", "503", None)
+    assert (rows[d].state, rows[d].remote_id) == ("uncertain", None)
+    assert all(rows[i].worker is None and rows[i].lease_until is None for i in (a, b, c))

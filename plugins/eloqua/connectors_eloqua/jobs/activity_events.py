@@ -84,7 +84,7 @@ def on_event(ctx: EventContext, params: dict[str, Any], event: dict[str, Any]) -
         created = _create(client, contact_id, activity)
     if not known:
         _remember(ctx, event, contact_id)
-    ctx.log.info("activity %s (%s) for contact %s", created.get("id"), activity.activity_type, contact_id)
+    ctx.log.debug("activity %s (%s) for contact %s", created.get("id"), activity.activity_type, contact_id)
     return str(created["id"])
 
 
