@@ -164,7 +164,8 @@ def _delivery_states(services: Any) -> dict[str, int]:
 def write_changes(services: Any, event_id: int, reg_ids: list[int], rate: float, seconds: float,
                   threads: int = WRITER_THREADS, batch: int = 1) -> tuple[list[tuple], float]:
     """Each registration New -> Attended through ``change_status``, ``batch`` changes a
-    transaction (1: each change its own), the i-th change due at ``i / rate``: a transaction is
+    transaction (1: each change its own; the transaction reads its event and its registrations
+    first, as the ingestion endpoint does), the i-th change due at ``i / rate``: a transaction is
     written when its last change is due (a late one goes at once, the ones after keep their
     slots: never a burst to catch up). ``threads`` writers share the transactions, so one slow
     commit does not delay the next. Stops at ``seconds``: changes not due by then are not
@@ -190,8 +191,9 @@ def write_changes(services: Any, event_id: int, reg_ids: list[int], rate: float,
                 time.sleep(due - time.time())
             with transaction(services.factory) as s:
                 event = s.get(Event, event_id)
+                registrations = {r.id: r for r in s.scalars(select(Registration).where(Registration.id.in_(chunk)))}
                 outcomes = [(reg_id, change_status(s, account_code="BENCH", event=event,
-                                                   registration=s.get(Registration, reg_id),
+                                                   registration=registrations[reg_id],
                                                    type="registration.status_changed", status="Attended",
                                                    actor={"type": "system", "id": "bench"})) for reg_id in chunk]
             committed = time.time()
