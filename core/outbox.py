@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from .models import Outbox, utcnow
@@ -31,6 +31,15 @@ def add_run_requested(session: Session, run_id: int, attempt: int = 0) -> Outbox
     """Ask a worker to execute a run. The id names the (run, attempt), so a re-send is a duplicate."""
     return add(session, exchange=COMMANDS, routing_key="runs", type=RUN_REQUESTED,
                payload={"run_id": run_id, "attempt": attempt}, message_id=f"run_{run_id}_{attempt}")
+
+
+def forget_runs(session: Session, run_ids: list[int]) -> None:
+    """Drop the run commands of runs being deleted (all sent: a run with a command still to go is
+    queued, and a queued run's job cannot be deleted). SQLite hands a deleted run's id to the next
+    new run, whose command would otherwise collide with the old one's message id."""
+    for run_id in run_ids:
+        session.execute(delete(Outbox).where(Outbox.exchange == COMMANDS,
+                                             Outbox.message_id.like(f"run\\_{run_id}\\_%", escape="\\")))
 
 
 def envelope(row: Outbox) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from flask import Flask
 from .joblist import words
 
 RESULT_CLASSES = {"succeeded": "ok", "partially_failed": "warn", "quota_exhausted": "warn", "failed": "bad", "cancelled": "muted",
-                  "queued": "info", "running": "info", "scheduled": "info", "ended": "muted", "disabled": "muted"}
+                  "queued": "info", "running": "info", "scheduled": "info", "listening": "info", "ended": "muted", "disabled": "muted"}
 
 
 def local_time(moment: datetime | None, tz_name: str | None = None, with_zone: bool = True) -> str:

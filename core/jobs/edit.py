@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, outbox
 from ..errors import flatten_messages
 from ..models import Job, JobRun, Schedule, User, utcnow
 from ..schedules import ScheduleSchema, ScheduleSpec, describe, fire_times, initial_next_run, spec_from_row, to_columns, to_dict
@@ -109,6 +109,7 @@ def delete_job(session: Session, job: Job, user: User | None = None) -> int:
                  target_id=job.id, target_label=job.name[:200],
                  before={"name": job.name, "job_type": job.job_type, "state": job.state,
                          "event_id": job.event_id, "runs": run_count, **_snapshot(job)})
+    outbox.forget_runs(session, list(session.scalars(select(JobRun.id).where(JobRun.job_id == job.id))))
     session.delete(job)
     session.flush()
     return run_count

@@ -130,14 +130,17 @@ def is_cancel_requested(session: Session, run_id: int) -> bool:
 
 
 def settle_job(session: Session, job_id: int) -> None:
-    """After a run ends: the job is running if another run is, else scheduled or ended."""
+    """After a run ends: the job is running if another run is, else scheduled, listening (an
+    event-triggered job whose window is open) or ended."""
     job = session.get(Job, job_id)
     active = session.scalar(select(JobRun.id).where(JobRun.job_id == job_id, JobRun.status.in_(("queued", "running"))).limit(1))
     if active is not None:
         job.state = "running" if session.scalar(select(JobRun.id).where(JobRun.job_id == job_id, JobRun.status == "running").limit(1)) else "scheduled"
         return
-    has_next = job.schedule is not None and job.schedule.next_run_at is not None
-    job.state = job_state_after_run(has_next, job.enabled)
+    sched = job.schedule
+    has_next = sched is not None and sched.next_run_at is not None
+    window_open = sched is None or sched.end_at is None or sched.end_at > utcnow()
+    job.state = job_state_after_run(has_next, job.enabled, listening=bool(job.listens) and window_open)
 
 
 def log_entry(level: str, message: str) -> dict:

@@ -39,7 +39,10 @@ def final_status(counters: Mapping[str, int], *, error: bool, cancelled: bool, q
     return "partially_failed" if failed else "succeeded"
 
 
-def job_state_after_run(has_next_fire: bool, enabled: bool) -> str:
+def job_state_after_run(has_next_fire: bool, enabled: bool, listening: bool = False) -> str:
+    """``listening``: no run left, but an event-triggered job whose window is still open."""
     if not enabled:
         return "disabled"
-    return "scheduled" if has_next_fire else "ended"
+    if has_next_fire:
+        return "scheduled"
+    return "listening" if listening else "ended"

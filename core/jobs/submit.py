@@ -7,6 +7,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import outbox
 from ..errors import flatten_messages
 from ..models import Account, AttendeeType, Event, Job, JobRun, PluginConfig, RegistrationStatus, Schedule, User, utcnow
 from ..plugins import PluginManager
@@ -80,6 +81,7 @@ def submit(session: Session, registry: PluginManager, *, account: Account, event
     job = Job(account_id=account.id, event_id=event.id if event else None, plugin_config_id=config.id,
               job_type=job_type.key, name=(name or "").strip() or f"{job_type.label} – {event.event_code if event else account.account_code}",
               params=job_type.params_schema().dump(loaded), state="scheduled", enabled=True,
+              listens=bool(job_type.triggers),
               notify_email=notify_email or None, submitted_by_id=submitted_by.id if submitted_by else None,
               submitted_via=via, submitted_at=utcnow(), validation_state=validation.initial_state(job_type))
     session.add(job)
@@ -124,6 +126,7 @@ def clear_ended_jobs(session: Session, account_id: int, event_id: int | None) ->
         return 0
     busy = set(session.scalars(select(JobRun.job_id).where(JobRun.job_id.in_(ids), JobRun.status.in_(("queued", "running")))))
     ids = [i for i in ids if i not in busy]
+    outbox.forget_runs(session, list(session.scalars(select(JobRun.id).where(JobRun.job_id.in_(ids)))))
     for job in session.scalars(select(Job).where(Job.id.in_(ids))):
         session.delete(job)  # cascades to schedule, runs and their records
     session.flush()

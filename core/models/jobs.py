@@ -4,12 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
 
-JOB_STATES = ("scheduled", "running", "ended", "disabled")
+#: listening: an event-triggered job between its runs — it reacts to each status change until it
+#: is disabled or its schedule's end passes
+JOB_STATES = ("scheduled", "running", "listening", "ended", "disabled")
 RUN_STATUSES = ("queued", "running", "succeeded", "partially_failed", "quota_exhausted", "failed", "cancelled")
 #: quota_exhausted: the target's API budget ran out; the job's next run resumes from this one's checkpoint
 ENDED_RUN_STATUSES = ("succeeded", "partially_failed", "quota_exhausted", "failed", "cancelled")
@@ -37,6 +39,8 @@ class Job(Base):
     validation_state: Mapped[str | None] = mapped_column(String(16))
     validation_message: Mapped[str | None] = mapped_column(Text)
     validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: its type reacts to status-change events (``JobType.triggers``): ``listening``, not ``ended``, between runs
+    listens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     schedule: Mapped["Schedule"] = relationship(back_populates="job", uselist=False, cascade="all, delete-orphan")
     runs: Mapped[list["JobRun"]] = relationship(

@@ -62,7 +62,7 @@ def test_a_bad_filter_is_400_naming_it(admin, world):
     response = admin.get("/events/EV1/connectors?state=sleeping&sort=colour&application=nope")
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "&#39;sleeping&#39; is not one of: scheduled, running, ended, disabled" in html
+    assert "&#39;sleeping&#39; is not one of: scheduled, running, listening, ended, disabled" in html
     assert "&#39;colour&#39; is not one of: submitted, name, job_type, status, next_run" in html
     assert "&#39;nope&#39; is not an installed application" in html
     assert _names(html) == []
