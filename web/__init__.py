@@ -112,6 +112,7 @@ def _init_errors(app: Flask) -> None:
         403: ("Not allowed", "Your role does not give access to this page."),
         404: ("Not found", "There is nothing here, or it belongs to another account."),
         405: ("Not allowed", "This address does not accept that method."),
+        409: ("Conflict", "This cannot be done while the page's object is in its current state."),
         413: ("Too large", "The request is too large."),
         500: ("Server error", "Something went wrong on our side; the error was logged."),
     }
@@ -124,6 +125,8 @@ def _init_errors(app: Flask) -> None:
 
     for code in messages:
         app.register_error_handler(code, lambda exc, code=code: render(code))
+    # a conflict always says what is in the way (``abort(409, description=...)``)
+    app.register_error_handler(409, lambda exc: render(409, getattr(exc, "description", None)))
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

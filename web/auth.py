@@ -104,7 +104,8 @@ def login():
         db.commit()
         wait = locked_for(db, login_name, ip, utcnow())
         if wait is None:
-            form.password.errors = ["Invalid login or password."]
+            form.password.errors = ["Invalid login or password. Check both and try again (the login is your "
+                                    "e-mail address); after several failed tries, log-ins pause for a few minutes."]
             return render_template("auth/login.html", form=form), 401
     minutes = max(1, -(-int(wait.total_seconds()) // 60))
     form.password.errors = [f"Too many failed log-ins for this login from your address. Try again in {minutes} "

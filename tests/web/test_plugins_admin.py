@@ -280,3 +280,16 @@ def test_csrf_is_required_on_every_form(world, crm):
     with world.session() as s:
         assert s.scalar(select(PluginTask.kind)) == "check"
         assert s.get(User, world.ids["admin"]).login == "admin@acme.test"
+
+
+def test_a_configuration_whose_plugin_is_gone_says_how_to_bring_it_back(admin, world):
+    with transaction(world.services.factory) as s:
+        config = PluginConfig(account_id=world.ids["acme"], application="gone", name="Gone CRM")
+        s.add(config)
+        s.flush()
+        config_id = config.id
+    response = admin.post(f"/account/plugins/{config_id}/connection", data={"name": "X"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "409 · Conflict" in html and "The gone plugin is not installed" in html
+    assert "Install its package again and restart the web and worker processes." in html
