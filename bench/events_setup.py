@@ -179,6 +179,7 @@ class ServerCpu:
         self.services, self.amqp = services, broker_url.startswith("amqp")
         self.postgres = services.engine.dialect.name == "postgresql"
         self._backends: dict[int, float] = {}
+        self._node_start: float | None = None
 
     def sample(self) -> dict[str, float | None]:
         """CPU seconds since the first sample (0 on the first)."""
@@ -196,7 +197,8 @@ class ServerCpu:
             out["postgresql"] = round(sum(cpu - self._backends[pid] for pid, cpu in now.items()), 1)
         if self.amqp:
             node = sum(process_cpu_seconds(int(pid)) or 0.0 for pid in _pids_of("beam.smp"))
-            self._node_start = getattr(self, "_node_start", node)
+            if self._node_start is None:
+                self._node_start = node
             out["rabbitmq"] = round(node - self._node_start, 1)
         return out
 

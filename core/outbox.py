@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import Outbox, utcnow
@@ -37,9 +37,9 @@ def forget_runs(session: Session, run_ids: list[int]) -> None:
     """Drop the run commands of runs being deleted (all sent: a run with a command still to go is
     queued, and a queued run's job cannot be deleted). SQLite hands a deleted run's id to the next
     new run, whose command would otherwise collide with the old one's message id."""
-    for run_id in run_ids:
-        session.execute(delete(Outbox).where(Outbox.exchange == COMMANDS,
-                                             Outbox.message_id.like(f"run\\_{run_id}\\_%", escape="\\")))
+    for start in range(0, len(run_ids), 200):  # a few statements, each within SQLite's expression depth
+        session.execute(delete(Outbox).where(Outbox.exchange == COMMANDS, or_(*(
+            Outbox.message_id.like(f"run\\_{run_id}\\_%", escape="\\") for run_id in run_ids[start:start + 200]))))
 
 
 def envelope(row: Outbox) -> dict[str, Any]:

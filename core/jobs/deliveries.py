@@ -27,8 +27,8 @@ from ..models import Account, Delivery, Event, Job, PluginConfig, StatusChangeEv
 from ..plugin_api import DeliveryUncertain, JobFailed
 from ..plugins import PluginManager
 from ..secrets import SecretBox
-from ..triggers import in_window, retry_delay, status_matches, triggered_types
-from .delivery_batches import ClaimedDelivery
+from ..triggers import retry_delay, triggered_types
+from .delivery_batches import ClaimedDelivery, reacts
 from .delivery_leases import leases
 from .delivery_outcomes import outcomes
 from .event_context import EventContext, status_map
@@ -48,9 +48,7 @@ def plan(session: Session, registry: PluginManager, event: StatusChangeEvent) ->
         or_(Job.event_id == event.event_id, Job.event_id.is_(None))))
     planned = []
     for job in jobs:
-        sched = job.schedule
-        if not status_matches(job.params or {}, event.payload) or (
-                sched is not None and not in_window(event.occurred_at, sched.start_at, sched.end_at)):
+        if not reacts(registry, job, event):
             continue
         insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(Delivery)
         new_id = session.execute(insert.values(job_id=job.id, event_id=event.id, state="pending", attempts=0,

@@ -64,7 +64,7 @@ def plan_and_claim(factory: sessionmaker[Session], registry: PluginManager, even
         jobs = list(s.scalars(select(Job).options(joinedload(Job.schedule)).where(
             Job.account_id.in_({e.account_id for e in events}), Job.enabled.is_(True), Job.job_type.in_(keys),
             or_(Job.validation_state.is_(None), Job.validation_state == "valid"))))
-        pairs = [(job, event) for event in events for job in jobs if _reacts(registry, job, event)]
+        pairs = [(job, event) for event in events for job in jobs if reacts(registry, job, event)]
         if not pairs:
             return []
         now = utcnow()
@@ -97,7 +97,9 @@ def _loaded_params(registry: PluginManager, jobs: Iterable[Job]) -> dict[int, di
 _rows = Delivery.__table__
 
 
-def _reacts(registry: PluginManager, job: Job, event: StatusChangeEvent) -> bool:
+def reacts(registry: PluginManager, job: Job, event: StatusChangeEvent) -> bool:
+    """Whether this (enabled, valid) job takes this event: its type's triggers, its event, its
+    status filter and its schedule's window (``connectors.triggers``)."""
     job_type = registry.job_types.get(job.job_type)
     sched = job.schedule
     return (job_type is not None and event.type in (job_type.triggers or ())

@@ -12,9 +12,9 @@ from connectors.models import (
     Account, AuditEntry, Delivery, Event, Job, JobRun, LedgerEntry, Profile, Registration, RunRecord, Schedule,
     StatusChangeEvent,
 )
-from connectors.testing import ACCOUNT_CODE, EVENT_CODE, Harness
+from connectors.testing import ACCOUNT_CODE, EVENT_CODE
 
-from . import sample_plugin
+from .test_submit import harness  # noqa: F401 - the same sample-plugin harness
 
 NOW = datetime(2029, 12, 20, 12, 0, tzinfo=timezone.utc)
 DAILY = {"mode": "recurring", "frequency": "daily", "time_of_day": "02:00",
@@ -24,12 +24,6 @@ WEEKDAYS = {"mode": "recurring", "frequency": "weekly", "days_of_week": ["MO", "
             "timezone": "America/New_York"}
 
 
-@pytest.fixture
-def harness(engine, db_url, tmp_path):
-    h = Harness(tmp_path, plugins={"sample": sample_plugin}, database_url=db_url)
-    h.configure("sample", {"url": "http://sample", "token": "t"})
-    yield h
-    h.close()
 
 
 def _job(h, schedule=DAILY) -> int:
