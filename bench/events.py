@@ -163,17 +163,19 @@ def _delivery_states(services: Any) -> dict[str, int]:
 
 def write_changes(services: Any, event_id: int, reg_ids: list[int], rate: float, seconds: float,
                   threads: int = WRITER_THREADS, batch: int = 1) -> tuple[list[tuple], float]:
-    """Each registration New -> Attended through ``change_status``, ``batch`` changes a
-    transaction (1: each change its own; the transaction reads its event and its registrations
-    first, as the ingestion endpoint does), the i-th change due at ``i / rate``: a transaction is
-    written when its last change is due (a late one goes at once, the ones after keep their
-    slots: never a burst to catch up). ``threads`` writers share the transactions, so one slow
-    commit does not delay the next. Stops at ``seconds``: changes not due by then are not
-    written. Returns (reg id, event id, commit time) per change, and the seconds it took."""
+    """Each registration New -> Attended through the shared writer (``change_registration_statuses``,
+    which ``change_status`` and the ingestion endpoint use), ``batch`` changes a transaction (1:
+    each change its own; the transaction reads its event first, as the ingestion endpoint does),
+    the i-th change due at ``i / rate``: a transaction is written when its last change is due (a
+    late one goes at once, the ones after keep their slots: never a burst to catch up). ``threads``
+    writers share the transactions, so one slow commit does not delay the next. Stops at
+    ``seconds``: changes not due by then are not written. Returns (reg id, event id, commit time)
+    per change, and the seconds it took."""
     from connectors.db import transaction
-    from connectors.models import Event, Registration
-    from connectors.status_changes import change_status
+    from connectors.models import Event
+    from connectors.status_changes import RegistrationChange, change_registration_statuses
 
+    actor = {"type": "system", "id": "bench"}
     writes: list[tuple] = []
     chunks = [reg_ids[i:i + batch] for i in range(0, len(reg_ids), batch)]
     lock, slots = threading.Lock(), iter(enumerate(chunks))
@@ -190,12 +192,9 @@ def write_changes(services: Any, event_id: int, reg_ids: list[int], rate: float,
             if due > time.time():
                 time.sleep(due - time.time())
             with transaction(services.factory) as s:
-                event = s.get(Event, event_id)
-                registrations = {r.id: r for r in s.scalars(select(Registration).where(Registration.id.in_(chunk)))}
-                outcomes = [(reg_id, change_status(s, account_code="BENCH", event=event,
-                                                   registration=registrations[reg_id],
-                                                   type="registration.status_changed", status="Attended",
-                                                   actor={"type": "system", "id": "bench"})) for reg_id in chunk]
+                outcomes = list(zip(chunk, change_registration_statuses(
+                    s, account_code="BENCH", event=s.get(Event, event_id),
+                    changes=[RegistrationChange(reg_id, "Attended", actor) for reg_id in chunk])))
             committed = time.time()
             with lock:
                 writes.extend((reg_id, outcome.event_id, committed) for reg_id, outcome in outcomes)

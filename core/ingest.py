@@ -3,8 +3,8 @@
 Each event is validated on its own: the valid ones are applied to the store (the registration's,
 session's or agenda item's status) and recorded — with the sender's id, which makes a resent
 event a harmless duplicate — and each rejected one is named with its reasons. Applying and
-recording go through ``status_changes.change_status``, the writer the admin uses too, so
-event-triggered jobs see no difference; an event that changes nothing is ``unchanged``.
+recording go through ``status_changes``, the writer the admin uses too, so event-triggered jobs
+see no difference; an event that changes nothing is ``unchanged``.
 """
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from . import status_events
 from .errors import flatten_messages
 from .models import Account, Event, Registration, StatusChangeEvent
-from .status_changes import StatusChangeRejected, change_status
+from .status_changes import (
+    Outcome, RegistrationChange, StatusChangeRejected, change_registration_statuses, change_status,
+)
 from .status_events import EVENT_TYPES
 
 MAX_EVENTS = 500
@@ -73,45 +75,109 @@ class IngestResult:
 
 
 def ingest(session: Session, account: Account, events: list[Any]) -> list[IngestResult]:
-    """Apply and record each valid event of the batch, in the caller's transaction."""
-    results = []
+    """Apply and record each valid event of the batch, in order, in the caller's transaction.
+
+    The batch's known ids, events and registrations are each read in one statement, and a run of
+    registration status changes in one event is written together (``change_registration_statuses``)."""
+    results: list[IngestResult | None] = [None] * len(events)
+    valid: list[tuple[int, dict[str, Any]]] = []
     for index, raw in enumerate(events):
         if not isinstance(raw, dict):
-            results.append(IngestResult(None, "rejected", {f"events.{index}": ["must be an object"]}))
+            results[index] = IngestResult(None, "rejected", {f"events.{index}": ["must be an object"]})
             continue
         try:
             data = IngestEventSchema().load(raw)
         except ValidationError as exc:
-            results.append(IngestResult(raw.get("id") if isinstance(raw.get("id"), str) else None, "rejected",
-                                        flatten_messages(exc.messages)))
+            results[index] = IngestResult(raw.get("id") if isinstance(raw.get("id"), str) else None, "rejected",
+                                          flatten_messages(exc.messages))
             continue
         if data["account_code"] != account.account_code:
-            results.append(IngestResult(data["id"], "rejected", {"account_code": ["not the account of this token"]}))
+            results[index] = IngestResult(data["id"], "rejected", {"account_code": ["not the account of this token"]})
             continue
-        if session.get(StatusChangeEvent, data["id"]) is not None:
-            results.append(IngestResult(data["id"], "duplicate"))
-            continue
-        with session.begin_nested():  # one bad event must not undo the others (a rejected one writes nothing)
-            status, problem = _apply(session, account, data)
-        results.append(IngestResult(data["id"], status, problem))
-    return results
+        valid.append((index, data))
+    if valid:
+        _Batch(session, account, valid).apply(results)
+    return [result for result in results if result is not None]
 
 
-def _apply(session: Session, account: Account, data: dict[str, Any]) -> tuple[str, dict[str, list[str]]]:
-    """Find the registration and hand the change to the shared writer: (result status, errors)."""
-    event = session.scalar(select(Event).where(Event.account_id == account.id, Event.event_code == data["event_code"]))
-    if event is None:
-        return "rejected", {"event_code": [f"no event {data['event_code']!r} in account {account.account_code}"]}
-    reg = session.scalar(select(Registration).where(Registration.event_id == event.id,
-                                                    Registration.registration_code == data["registration_code"]))
-    if reg is None:
-        return "rejected", {"registration_code": [f"no registration {data['registration_code']!r} in event {event.event_code}"]}
-    try:
-        outcome = change_status(
-            session, account_code=account.account_code, event=event, registration=reg, type=data["type"],
-            status=data["current"]["status"], subject_code=(data.get("subject") or {}).get("code"),
-            actor=data.get("actor") or {"type": "api", "id": None}, event_id=data["id"],
-            occurred_at=data["occurred_at"], add_missing_subject=True)
-    except StatusChangeRejected as exc:
-        return "rejected", {_FIELDS.get(exc.field, exc.field): [exc.reason]}
-    return ("accepted" if outcome.changed else "unchanged"), {}
+class _Batch:
+    """The valid events of one request, applied in order."""
+
+    def __init__(self, session: Session, account: Account, valid: list[tuple[int, dict[str, Any]]]) -> None:
+        self.session, self.account, self.valid = session, account, valid
+        self.recorded = set(session.scalars(select(StatusChangeEvent.id).where(
+            StatusChangeEvent.id.in_({data["id"] for _, data in valid}))))
+        self.events = {e.event_code: e for e in session.scalars(select(Event).where(
+            Event.account_id == account.id, Event.event_code.in_({data["event_code"] for _, data in valid})))}
+        self.registrations = dict(((event_id, code), reg_id) for reg_id, event_id, code in session.execute(
+            select(Registration.id, Registration.event_id, Registration.registration_code).where(
+                Registration.event_id.in_({e.id for e in self.events.values()}),
+                Registration.registration_code.in_({data["registration_code"] for _, data in valid}))))
+        self.run: list[tuple[int, RegistrationChange]] = []  # registration changes waiting to be written
+        self.run_event: Event | None = None
+
+    def apply(self, results: list[IngestResult | None]) -> None:
+        for index, data in self.valid:
+            if data["id"] in {change.event_id for _, change in self.run}:
+                self._write_run(results)  # a resent id within the batch is a duplicate once the first is written
+            if data["id"] in self.recorded:
+                results[index] = IngestResult(data["id"], "duplicate")
+                continue
+            event = self.events.get(data["event_code"])
+            if event is None:
+                results[index] = IngestResult(data["id"], "rejected", {
+                    "event_code": [f"no event {data['event_code']!r} in account {self.account.account_code}"]})
+                continue
+            reg_id = self.registrations.get((event.id, data["registration_code"]))
+            if reg_id is None:
+                results[index] = IngestResult(data["id"], "rejected", {
+                    "registration_code": [f"no registration {data['registration_code']!r} in event {event.event_code}"]})
+                continue
+            if data["type"] == status_events.REGISTRATION_STATUS_CHANGED:
+                if self.run_event is not event:
+                    self._write_run(results)
+                self.run_event = event
+                self.run.append((index, RegistrationChange(
+                    reg_id, data["current"]["status"], data.get("actor") or _API_ACTOR, event_id=data["id"],
+                    occurred_at=data["occurred_at"])))
+                continue
+            self._write_run(results)  # in order: a session's change comes after the registration's before it
+            results[index] = self._subject_change(event, reg_id, data)
+        self._write_run(results)
+
+    def _write_run(self, results: list[IngestResult | None]) -> None:
+        if not self.run:
+            return
+        outcomes = change_registration_statuses(self.session, account_code=self.account.account_code,
+                                                event=self.run_event, changes=[change for _, change in self.run])
+        for (index, change), outcome in zip(self.run, outcomes):
+            results[index] = _result(change.event_id, outcome)
+            if isinstance(outcome, Outcome) and outcome.changed:
+                self.recorded.add(change.event_id)
+        self.run, self.run_event = [], None
+
+    def _subject_change(self, event: Event, reg_id: int, data: dict[str, Any]) -> IngestResult:
+        """A session's or agenda item's status, which may add the link: in a savepoint, so that a
+        rejected one leaves nothing behind."""
+        try:
+            with self.session.begin_nested():
+                outcome = change_status(
+                    self.session, account_code=self.account.account_code, event=event,
+                    registration=self.session.get(Registration, reg_id), type=data["type"],
+                    status=data["current"]["status"], subject_code=data["subject"]["code"],
+                    actor=data.get("actor") or _API_ACTOR, event_id=data["id"], occurred_at=data["occurred_at"],
+                    add_missing_subject=True)
+        except StatusChangeRejected as exc:
+            outcome = exc
+        if isinstance(outcome, Outcome) and outcome.changed:
+            self.recorded.add(data["id"])
+        return _result(data["id"], outcome)
+
+
+_API_ACTOR = {"type": "api", "id": None}
+
+
+def _result(event_id: str, outcome: Outcome | StatusChangeRejected) -> IngestResult:
+    if isinstance(outcome, StatusChangeRejected):
+        return IngestResult(event_id, "rejected", {_FIELDS.get(outcome.field, outcome.field): [outcome.reason]})
+    return IngestResult(event_id, "accepted" if outcome.changed else "unchanged")

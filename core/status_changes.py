@@ -8,13 +8,13 @@ changes nothing and records nothing.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from types import SimpleNamespace
-
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -42,6 +42,7 @@ class Outcome:
     previous: str | None   # the status before (None: the session or agenda item was new to it)
     current: str
     event_id: str | None   # the recorded event's id; None when nothing changed
+    version: int | None = None  # the registration's version after it (its own status changes)
 
     @property
     def changed(self) -> bool:
@@ -67,8 +68,15 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
     keeps the sender's id, which makes a resent event recognisable.
     """
     if type == REGISTRATION_STATUS_CHANGED:
-        return _change_registration_status(session, account_code, event, registration, status, actor, event_id,
-                                           occurred_at)
+        [outcome] = change_registration_statuses(session, account_code=account_code, event=event, changes=[
+            RegistrationChange(registration.id, status, actor, event_id=event_id, occurred_at=occurred_at)])
+        if isinstance(outcome, StatusChangeRejected):
+            raise outcome
+        # what the database now holds, as the caller's object's loaded state (not a change to flush)
+        set_committed_value(registration, "status_label", outcome.current)
+        set_committed_value(registration, "version", outcome.version)
+        session.expire(registration, ["date_modified"])
+        return outcome
     reg, profile = session.execute(  # fresh, and locked; with the person the event names
         select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id)
         .where(Registration.id == registration.id).with_for_update(of=Registration)
@@ -97,49 +105,77 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
 _registrations, _profiles, _statuses = Registration.__table__, Profile.__table__, RegistrationStatus.__table__
 
 
-def _change_registration_status(session: Session, account_code: str, event: Event, registration: Registration,
-                                status: str, actor: dict[str, Any], event_id: str | None,
-                                occurred_at: datetime | None) -> Outcome:
-    """The registration's own status, the most frequent change, in plain SQL rows: one read (the
-    registration locked, its person, and the catalogue's rows for the old and the new status),
-    one update and the event's two inserts; the ORM's unit of work cost as much again. The
-    caller's ``registration`` object is brought up to date without a reload."""
+@dataclass(frozen=True)
+class RegistrationChange:
+    """One registration's own status to set, for ``change_registration_statuses``."""
+    registration_id: int
+    status: str
+    actor: dict[str, Any]
+    event_id: str | None = None        # the sender's id, when the change came from outside
+    occurred_at: datetime | None = None
+
+
+def change_registration_statuses(session: Session, *, account_code: str, event: Event,
+                                 changes: Sequence[RegistrationChange]) -> list[Outcome | StatusChangeRejected]:
+    """Registrations' own statuses, the most frequent change, many at a time in plain SQL: one read
+    (the registrations locked in id order, so two batches cannot deadlock, with their people and
+    the catalogue's rows for their old and new statuses), one UPDATE for all and the events' two
+    multi-row INSERTs. The ORM's unit of work, and a round of statements per change, cost as much
+    again. Each change gets its outcome, in order; a rejected one writes nothing and the others go
+    on. A registration changed twice in the batch is recorded twice, its version going up each time."""
+    if not changes:
+        return []
+    targets = sorted({change.status for change in changes})
     old, new = _statuses.alias("old_status"), _statuses.alias("new_status")
-    row = session.execute(  # fresh, and locked
+    rows = session.execute(
         select(_registrations.c.id, _registrations.c.registration_code, _registrations.c.attendee_type_code,
                _registrations.c.status_label, _registrations.c.version, _profiles.c.pin, _profiles.c.external_key,
                _profiles.c.email, old.c.label.label("old_label"), old.c.classification.label("old_class"),
                new.c.label.label("new_label"), new.c.classification.label("new_class"), new.c.tags.label("new_tags"))
         .join(_profiles, _profiles.c.id == _registrations.c.profile_id)
         .outerjoin(old, and_(old.c.event_id == event.id, old.c.label == _registrations.c.status_label))
-        .outerjoin(new, and_(new.c.event_id == event.id, new.c.label == status))
-        .where(_registrations.c.id == registration.id).with_for_update(of=_registrations)).one()
-    if row.new_label is None:
-        raise StatusChangeRejected("status", f"{status!r} is not a registration status of event {event.event_code}")
-    before = row.status_label
-    if before == status:
-        _keep_up_to_date(registration, status_label=before, version=row.version)
-        return Outcome(before, status, None)
-    version, now = row.version + 1, utcnow()
-    session.execute(update(_registrations).where(_registrations.c.id == row.id)
-                    .values(status_label=status, version=version, date_modified=now))
-    _keep_up_to_date(registration, status_label=status, version=version, date_modified=now)
-    previous = (before, row.old_class) if row.old_label is not None else None
-    current, tags = (status, row.new_class), tuple(row.new_tags or ())
-    written = status_events.write_registration_changes(
-        session, account_code=account_code, event=event, actor=actor,
-        changes=[status_events.StatusChange(
+        .outerjoin(new, and_(new.c.event_id == event.id, new.c.label.in_(targets)))  # a row per target it has
+        .where(_registrations.c.id.in_({change.registration_id for change in changes}),
+               _registrations.c.event_id == event.id)
+        .order_by(_registrations.c.id).with_for_update(of=_registrations)).all()
+    catalogue = {row.new_label: (row.new_class, tuple(row.new_tags or ())) for row in rows if row.new_label is not None}
+    current = {row.id: (row.status_label, row.old_class if row.old_label is not None else None, row.version, row)
+               for row in rows}
+    outcomes: list[Outcome | StatusChangeRejected] = []
+    recorded: list[status_events.StatusChange] = []
+    for change in changes:
+        if change.registration_id not in current:
+            outcomes.append(StatusChangeRejected(
+                "registration", f"no registration #{change.registration_id} in event {event.event_code}"))
+            continue
+        if change.status not in catalogue:
+            outcomes.append(StatusChangeRejected(
+                "status", f"{change.status!r} is not a registration status of event {event.event_code}"))
+            continue
+        before, before_class, version, row = current[change.registration_id]
+        if before == change.status:
+            outcomes.append(Outcome(before, before, None, version))
+            continue
+        (classification, tags), version = catalogue[change.status], version + 1
+        current[row.id] = (change.status, classification, version, row)
+        event_id = change.event_id or status_events.new_event_id()
+        recorded.append(status_events.StatusChange(
             SimpleNamespace(id=row.id, registration_code=row.registration_code,
                             attendee_type_code=row.attendee_type_code, version=version),
             SimpleNamespace(pin=row.pin, external_key=row.external_key, email=row.email),
-            previous, current, tags, event_id=event_id, occurred_at=occurred_at)])
-    return Outcome(before, status, written[0])
-
-
-def _keep_up_to_date(registration: Registration, **values: Any) -> None:
-    """What the database now holds, set on the caller's object as loaded state (not a change to flush)."""
-    for name, value in values.items():
-        set_committed_value(registration, name, value)
+            (before, before_class) if before_class is not None else None, (change.status, classification), tags,
+            event_id=event_id, occurred_at=change.occurred_at, actor=change.actor))
+        outcomes.append(Outcome(before, change.status, event_id, version))
+    if recorded:
+        now, last = utcnow(), {}
+        for written in recorded:  # a registration changed twice ends at its last status
+            last[written.registration.id] = written
+        session.execute(update(_registrations).where(_registrations.c.id == bindparam("b_id"))
+                        .values(status_label=bindparam("b_status"), version=bindparam("b_version"), date_modified=now),
+                        [{"b_id": reg_id, "b_status": written.current[0], "b_version": written.registration.version}
+                         for reg_id, written in last.items()])
+        status_events.write_registration_changes(session, account_code=account_code, event=event, changes=recorded)
+    return outcomes
 
 
 def _subject_link(session: Session, event: Event, reg: Registration, type: str, code: str | None, add_missing: bool):

@@ -32,6 +32,11 @@ class StatusChange:
     subject: dict[str, Any] | None = None  # the session or agenda item, for their status changes
     event_id: str | None = None             # the sender's id, when the change came from outside
     occurred_at: datetime | None = None
+    actor: dict[str, Any] | None = None     # who made it, when not the batch's ``actor``
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"
 
 
 def write_registration_changes(session: Session, *, account_code: str, event: Event, changes: list[StatusChange],
@@ -39,7 +44,7 @@ def write_registration_changes(session: Session, *, account_code: str, event: Ev
     """Record the changes (registrations already flushed); returns the event ids."""
     events, messages = [], []
     for change in changes:
-        payload = _payload(account_code, event, change, actor or {"type": "api", "id": None})
+        payload = _payload(account_code, event, change, change.actor or actor or {"type": "api", "id": None})
         reg, at = change.registration, payload.pop("_at")
         events.append({"id": payload["id"], "type": change.type, "account_id": event.account_id,
                        "event_id": event.id, "registration_id": reg.id, "registration_version": reg.version,
@@ -55,7 +60,7 @@ def write_registration_changes(session: Session, *, account_code: str, event: Ev
 def _payload(account_code: str, event: Event, change: StatusChange, actor: dict[str, Any]) -> dict[str, Any]:
     reg, profile, occurred = change.registration, change.profile, change.occurred_at or utcnow()
     return {
-        "id": change.event_id or f"evt_{uuid.uuid4().hex}",
+        "id": change.event_id or new_event_id(),
         "type": change.type,
         "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
         "account_code": account_code,

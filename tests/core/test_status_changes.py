@@ -12,7 +12,9 @@ from connectors.models import (
 )
 from connectors.ingest import ingest
 from connectors.seed import get_or_create_account, get_or_create_event
-from connectors.status_changes import StatusChangeRejected, change_status
+from connectors.status_changes import (
+    Outcome, RegistrationChange, StatusChangeRejected, change_registration_statuses, change_status,
+)
 from connectors.status_events import AGENDA_ITEM_STATUS_CHANGED, REGISTRATION_STATUS_CHANGED, SESSION_STATUS_CHANGED
 
 ACTOR = {"type": "user", "id": "u_1"}
@@ -152,3 +154,68 @@ def test_ingestion_uses_the_same_writer_and_answers_unchanged(factory, world):
     assert [r.status for r in results] == ["unchanged", "accepted"]
     events, outbox = _rows(factory)
     assert [e.id for e in events] == [o.message_id for o in outbox] == ["evt_2"]
+
+
+def test_a_batch_of_registration_changes_goes_in_order_and_a_bad_one_writes_nothing(factory, world):
+    with transaction(factory) as s:
+        event = s.get(Event, world["event"])
+        profile = Profile(account_id=event.account_id, pin="P2", email="bo@acme.test", custom={}, external_ids={})
+        s.add(profile)
+        s.flush()
+        other = Registration(event_id=event.id, profile_id=profile.id, registration_code="R2",
+                             attendee_type_code="Attendee", status_label="New", external_ids={}, version=1)
+        s.add(other)
+        s.flush()
+        first, second = world["reg"], other.id
+        outcomes = change_registration_statuses(s, account_code="ACME", event=event, changes=[
+            RegistrationChange(first, "Attended", ACTOR),
+            RegistrationChange(second, "Bogus", ACTOR),
+            RegistrationChange(second, "Attended", {"type": "api", "id": None}, event_id="evt_sent"),
+            RegistrationChange(first, "Cancelled", ACTOR),
+            RegistrationChange(second, "Attended", ACTOR),
+            RegistrationChange(first + second + 1, "Attended", ACTOR),
+        ])
+    made, bad, sent, again, unchanged, missing = outcomes
+    assert (made.previous, made.current, made.version) == ("New", "Attended", 4)
+    assert isinstance(bad, StatusChangeRejected) and (bad.field, bad.reason) == (
+        "status", "'Bogus' is not a registration status of event EV1")
+    assert (sent.event_id, sent.version) == ("evt_sent", 2)
+    assert (again.previous, again.current, again.version) == ("Attended", "Cancelled", 5)
+    assert isinstance(unchanged, Outcome) and not unchanged.changed
+    assert isinstance(missing, StatusChangeRejected) and missing.field == "registration"
+    events, outbox = _rows(factory)
+    by_id = {e.id: e.payload for e in events}
+    assert by_id[again.event_id]["previous"] == {"status": "Attended", "classification": "accepted"}
+    assert by_id[again.event_id]["current"] == {"status": "Cancelled", "classification": "cancelled"}
+    assert by_id[again.event_id]["registration_version"] == 5 and by_id[again.event_id]["actor"] == ACTOR
+    assert by_id["evt_sent"]["actor"] == {"type": "api", "id": None}
+    assert [o.message_id for o in outbox] == [made.event_id, "evt_sent", again.event_id]  # the batch's order
+    with factory() as s:
+        assert [(r.status_label, r.version) for r in s.scalars(select(Registration).order_by(Registration.id))] == [
+            ("Cancelled", 5), ("Attended", 2)]
+
+
+def test_ingestion_keeps_the_order_of_mixed_changes_and_spots_a_resent_id_in_the_same_batch(factory, world):
+    def sent(id, **fields):
+        return {"id": id, "type": REGISTRATION_STATUS_CHANGED, "occurred_at": "2026-06-09T09:30:00Z",
+                "account_code": "ACME", "event_code": "EV1", "registration_code": "R1", **fields}
+
+    with transaction(factory) as s:
+        account = s.scalar(select(Account).where(Account.account_code == "ACME"))
+        results = ingest(s, account, [
+            sent("evt_a", current={"status": "Attended"}),
+            sent("evt_b", type=SESSION_STATUS_CHANGED, subject={"kind": "session", "code": "S101"},
+                 current={"status": "Attended"}),
+            sent("evt_c", current={"status": "Cancelled"}),
+            sent("evt_a", current={"status": "Attended"}),
+            sent("evt_d", current={"status": "Bogus"}),
+            sent("evt_e", registration_code="R404", current={"status": "Attended"}),
+        ])
+    assert [(r.id, r.status) for r in results] == [
+        ("evt_a", "accepted"), ("evt_b", "accepted"), ("evt_c", "accepted"), ("evt_a", "duplicate"),
+        ("evt_d", "rejected"), ("evt_e", "rejected")]
+    assert results[4].errors == {"current": ["'Bogus' is not a registration status of event EV1"]}
+    assert results[5].errors == {"registration_code": ["no registration 'R404' in event EV1"]}
+    events, outbox = _rows(factory)
+    assert [(e.id, e.registration_version) for e in events] == [("evt_a", 4), ("evt_b", 5), ("evt_c", 6)]
+    assert [o.message_id for o in outbox] == ["evt_a", "evt_b", "evt_c"]
