@@ -30,6 +30,11 @@ class LeaseLost(RuntimeError):
     """This worker no longer owns the run; what it did since its last checkpoint is discarded."""
 
 
+def _no_auth(request):
+    """Credentials that add nothing: a request that has them is not looked up in ``.netrc``."""
+    return request
+
+
 class TimeoutSession(requests.Session):
     """A ``requests.Session`` that never waits forever: every request gets a default timeout."""
 
@@ -41,6 +46,17 @@ class TimeoutSession(requests.Session):
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(method, url, **kwargs)
+
+    def prepare_request(self, request):
+        """``requests`` looks for a ``.netrc`` file (two file-system checks) on every request
+        without credentials of its own: the answer is kept per host, like the environment's below."""
+        if request.auth is None and self.auth is None and self.trust_env:
+            cache = self.__dict__.setdefault("_netrc_auth", {})
+            host = urlsplit(request.url)[:2]
+            if host not in cache:
+                cache[host] = requests.utils.get_netrc_auth(request.url) or _no_auth
+            request.auth = cache[host]
+        return super().prepare_request(request)
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
         """``requests`` reads the environment (proxy variables, ``no_proxy``, CA bundle) again
