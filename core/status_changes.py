@@ -103,6 +103,21 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
 
 
 _registrations, _profiles, _statuses = Registration.__table__, Profile.__table__, RegistrationStatus.__table__
+_old, _new = _statuses.alias("old_status"), _statuses.alias("new_status")
+#: the statements of ``change_registration_statuses``, built once: building them cost as much as running them
+_READ = (
+    select(_registrations.c.id, _registrations.c.registration_code, _registrations.c.attendee_type_code,
+           _registrations.c.status_label, _registrations.c.version, _profiles.c.pin, _profiles.c.external_key,
+           _profiles.c.email, _old.c.label.label("old_label"), _old.c.classification.label("old_class"),
+           _new.c.label.label("new_label"), _new.c.classification.label("new_class"), _new.c.tags.label("new_tags"))
+    .join(_profiles, _profiles.c.id == _registrations.c.profile_id)
+    .outerjoin(_old, and_(_old.c.event_id == bindparam("event_id"), _old.c.label == _registrations.c.status_label))
+    .outerjoin(_new, and_(_new.c.event_id == bindparam("event_id"),  # a row for each new status it has
+                          _new.c.label.in_(bindparam("targets", expanding=True))))
+    .where(_registrations.c.id.in_(bindparam("ids", expanding=True)), _registrations.c.event_id == bindparam("event_id"))
+    .order_by(_registrations.c.id).with_for_update(of=_registrations))
+_UPDATE = (update(_registrations).where(_registrations.c.id == bindparam("b_id"))
+           .values(status_label=bindparam("b_status"), version=bindparam("b_version"), date_modified=bindparam("b_now")))
 
 
 @dataclass(frozen=True)
@@ -125,19 +140,8 @@ def change_registration_statuses(session: Session, *, account_code: str, event: 
     on. A registration changed twice in the batch is recorded twice, its version going up each time."""
     if not changes:
         return []
-    targets = sorted({change.status for change in changes})
-    old, new = _statuses.alias("old_status"), _statuses.alias("new_status")
-    rows = session.execute(
-        select(_registrations.c.id, _registrations.c.registration_code, _registrations.c.attendee_type_code,
-               _registrations.c.status_label, _registrations.c.version, _profiles.c.pin, _profiles.c.external_key,
-               _profiles.c.email, old.c.label.label("old_label"), old.c.classification.label("old_class"),
-               new.c.label.label("new_label"), new.c.classification.label("new_class"), new.c.tags.label("new_tags"))
-        .join(_profiles, _profiles.c.id == _registrations.c.profile_id)
-        .outerjoin(old, and_(old.c.event_id == event.id, old.c.label == _registrations.c.status_label))
-        .outerjoin(new, and_(new.c.event_id == event.id, new.c.label.in_(targets)))  # a row per target it has
-        .where(_registrations.c.id.in_({change.registration_id for change in changes}),
-               _registrations.c.event_id == event.id)
-        .order_by(_registrations.c.id).with_for_update(of=_registrations)).all()
+    rows = session.execute(_READ, {"event_id": event.id, "ids": sorted({c.registration_id for c in changes}),
+                                   "targets": sorted({c.status for c in changes})}).all()
     catalogue = {row.new_label: (row.new_class, tuple(row.new_tags or ())) for row in rows if row.new_label is not None}
     current = {row.id: (row.status_label, row.old_class if row.old_label is not None else None, row.version, row)
                for row in rows}
@@ -170,10 +174,8 @@ def change_registration_statuses(session: Session, *, account_code: str, event: 
         now, last = utcnow(), {}
         for written in recorded:  # a registration changed twice ends at its last status
             last[written.registration.id] = written
-        session.execute(update(_registrations).where(_registrations.c.id == bindparam("b_id"))
-                        .values(status_label=bindparam("b_status"), version=bindparam("b_version"), date_modified=now),
-                        [{"b_id": reg_id, "b_status": written.current[0], "b_version": written.registration.version}
-                         for reg_id, written in last.items()])
+        session.execute(_UPDATE, [{"b_id": reg_id, "b_status": written.current[0], "b_now": now,
+                                   "b_version": written.registration.version} for reg_id, written in last.items()])
         status_events.write_registration_changes(session, account_code=account_code, event=event, changes=recorded)
     return outcomes
 

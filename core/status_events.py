@@ -52,9 +52,12 @@ def write_registration_changes(session: Session, *, account_code: str, event: Ev
         messages.append({"message_id": payload["id"], "exchange": outbox.EVENTS, "routing_key": change.type,
                          "type": change.type, "payload": payload, "created_at": at, "attempts": 0})
     if events:  # Core INSERTs of the tables: the ORM's bulk path would build each row again
-        session.execute(insert(StatusChangeEvent.__table__), events)
-        session.execute(insert(Outbox.__table__), messages)
+        session.execute(_INSERT_EVENTS, events)
+        session.execute(_INSERT_MESSAGES, messages)
     return [e["id"] for e in events]
+
+
+_INSERT_EVENTS, _INSERT_MESSAGES = insert(StatusChangeEvent.__table__), insert(Outbox.__table__)
 
 
 def _payload(account_code: str, event: Event, change: StatusChange, actor: dict[str, Any]) -> dict[str, Any]:
