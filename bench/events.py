@@ -8,8 +8,8 @@
 Scenarios (docs/performance.md explains the figures):
 
 * ``events``: a writer process changes registration statuses through the shared writer
-  (``change_status``: the change, its event and its outbox row in one transaction) at a steady
-  rate; ``connectors relay``, ``connectors dispatcher`` and ``connectors worker`` run as separate
+  (``change_registration_statuses``: the changes, their events and their outbox rows in one
+  transaction; ``--batches`` sets how many a transaction) at a steady rate; ``connectors relay``, ``connectors dispatcher`` and ``connectors worker`` run as separate
   processes on RabbitMQ, as in production, and the enabled job "Create Eloqua Activity upon Reg
   Status Change" (accepted by the worker first) turns each change into one activity in the Eloqua
   sandbox, which runs in a process of its own with a small per-call latency. Measured: the time
