@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, case, update
@@ -102,12 +103,23 @@ def _record(connection, group: list[_Outcome]) -> list[int]:
                                              **{f"b_{name}": o.values[name] for name in _COLUMNS}}).rowcount
         return [o.delivery_id] if count == 1 else []
     first = group[0]
-    ids = [o.delivery_id for o in group]
-    values = {name: first.values[name] for name in _COLUMNS if name != "remote_id"}
-    values["remote_id"] = case({o.delivery_id: o.values["remote_id"] for o in group}, value=_rows.c.id)
-    return list(connection.execute(
-        update(_rows).where(_rows.c.id.in_(ids), _rows.c.state == "sending", _rows.c.worker == first.worker)
-        .values(values).returning(_rows.c.id)).scalars())
+    params = {f"b_{name}": first.values[name] for name in _COLUMNS if name != "remote_id"}
+    params["b_holder"] = first.worker
+    for k, o in enumerate(group):
+        params[f"b_id{k}"], params[f"b_remote{k}"] = o.delivery_id, o.values["remote_id"]
+    return list(connection.execute(_record_group(len(group)), params).scalars())
+
+
+@lru_cache(maxsize=256)
+def _record_group(size: int):
+    """One UPDATE for ``size`` outcomes that differ only in their remote id, built once per size
+    (bind parameters only: compiled and keyed once, not for every group)."""
+    ids = [bindparam(f"b_id{k}") for k in range(size)]
+    values = {name: bindparam(f"b_{name}") for name in _COLUMNS if name != "remote_id"}
+    values["remote_id"] = case(*((_rows.c.id == ids[k], bindparam(f"b_remote{k}", type_=_rows.c.remote_id.type))
+                                 for k in range(size)))
+    return (update(_rows).where(_rows.c.id.in_(ids), _rows.c.state == "sending", _rows.c.worker == bindparam("b_holder"))
+            .values(values).returning(_rows.c.id))
 
 
 #: the process's one recorder
