@@ -114,11 +114,12 @@ class _Batch:
                 Registration.event_id.in_({e.id for e in self.events.values()}),
                 Registration.registration_code.in_({data["registration_code"] for _, data in valid}))))
         self.run: list[tuple[int, RegistrationChange]] = []  # registration changes waiting to be written
+        self.run_ids: set[str] = set()
         self.run_event: Event | None = None
 
     def apply(self, results: list[IngestResult | None]) -> None:
         for index, data in self.valid:
-            if data["id"] in {change.event_id for _, change in self.run}:
+            if data["id"] in self.run_ids:
                 self._write_run(results)  # a resent id within the batch is a duplicate once the first is written
             if data["id"] in self.recorded:
                 results[index] = IngestResult(data["id"], "duplicate")
@@ -137,6 +138,7 @@ class _Batch:
                 if self.run_event is not event:
                     self._write_run(results)
                 self.run_event = event
+                self.run_ids.add(data["id"])
                 self.run.append((index, RegistrationChange(
                     reg_id, data["current"]["status"], data.get("actor") or _API_ACTOR, event_id=data["id"],
                     occurred_at=data["occurred_at"])))
@@ -154,7 +156,7 @@ class _Batch:
             results[index] = _result(change.event_id, outcome)
             if isinstance(outcome, Outcome) and outcome.changed:
                 self.recorded.add(change.event_id)
-        self.run, self.run_event = [], None
+        self.run, self.run_ids, self.run_event = [], set(), None
 
     def _subject_change(self, event: Event, reg_id: int, data: dict[str, Any]) -> IngestResult:
         """A session's or agenda item's status, which may add the link: in a savepoint, so that a
