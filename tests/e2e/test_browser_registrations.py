@@ -1,8 +1,8 @@
-"""A registration's status changed from the Registrations view reaches Eloqua as an external
-activity, in a real browser: the administrator submits "Create Eloqua Activity upon Reg Status
-Change" for Summit 2026, changes an attendee from New to Attended, and the Eloqua sandbox's
-request journal receives the activity (status change -> outbox -> relay -> bus -> event
-dispatcher -> the job's on_event -> sandbox).
+"""A status changed from the Registrations view reaches Eloqua as an external activity, in a
+real browser: the administrator submits "Create Eloqua Activity upon Reg Status Change" for
+Summit 2026, changes an attendee from New to Attended, and the Eloqua sandbox's request journal
+receives the activity (status change -> outbox -> relay -> bus -> event dispatcher -> the job's
+on_event -> sandbox); the same for a session's status and "... upon Session Status Change".
 
 The journal lives in the sandbox's process, so this module runs its own demo inside the test
 process (``tests/e2e/embedded_demo.py``) instead of the shared ``demo_app``.
@@ -102,3 +102,41 @@ def test_status_change_on_the_registrations_page_creates_an_eloqua_activity(page
     page.goto(job_url)
     expect(page.locator('[data-delivery-state="sent"]')).to_have_text("1")
     assert eloqua.journal.count("POST", CREATE_ACTIVITY) == activities_before + 1  # sent once, not again
+
+
+SESSION_JOB = "Create Eloqua Activity upon Session Status Change"
+
+
+def test_a_session_status_change_creates_one_activity_named_after_the_session(page, demo):
+    eloqua = demo.sandboxes["eloqua"]
+    open_new_event_job(page, demo.url, EVENT, "Oracle Eloqua", SESSION_JOB)
+    page.get_by_label("Job name").fill(f"Session activities {uuid.uuid4().hex[:6]}")
+    assert page.get_by_label("External asset type").input_value() == "Certain Session"
+    page.get_by_label("Create missing contacts").check()
+    submit_job(page)
+    assert wait_for_run_end(page) == "Succeeded"  # checked against Eloqua: the asset type and its activity types
+
+    open_event_connectors(page, demo.url, EVENT)
+    page.get_by_role("navigation", name="SUMMIT26 pages").get_by_role("link", name="Registrations").click()
+    first = page.get_by_role("region", name="Registrations of SUMMIT26").locator("tbody tr").first
+    code = first.get_by_role("link").inner_text().strip()
+    with page.expect_navigation():
+        first.get_by_role("link", name=code).click()
+    row = page.get_by_role("region", name=f"Sessions of {code}").locator("tbody tr").first
+    session_code = row.locator("th code").inner_text().strip()
+    title = row.locator("th").inner_text().replace(session_code, "", 1).strip()
+    before = row.get_by_label(f"New status of session {session_code}").input_value()
+    after = "No Show" if before == "Attended" else "Attended"
+
+    activities_before = len(eloqua.calls("POST", CREATE_ACTIVITY))
+    row.get_by_label(f"New status of session {session_code}").select_option(after)
+    with page.expect_navigation():
+        row.get_by_role("button", name="Change status").click()
+    expect(page.get_by_text(re.compile(rf"{session_code}.*status changed from {before} to {after}\."))).to_be_visible()
+
+    created = wait_for("session activity in the Eloqua journal", lambda: [
+        e for e in eloqua.calls("POST", CREATE_ACTIVITY)[activities_before:] if e.status == 201])
+    assert len(created) == 1, [e.body for e in created]  # the registration job does not take session changes
+    body = created[0].body
+    assert (body["activityType"], body["assetType"], body["assetName"]) == (after, "Certain Session", title)
+    assert eloqua.journal.count("POST", CREATE_ACTIVITY) == activities_before + 1
