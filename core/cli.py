@@ -12,7 +12,8 @@ import logging
 import signal
 import sys
 import threading
-from typing import Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Sequence
 
 from . import cli_admin, cli_jobs
 from .cli_jobs import services_from_env
@@ -96,12 +97,35 @@ def cmd_scheduler(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
+@contextmanager
+def demo_pieces(services: Services, sandbox_port: int = 0, announce=lambda line: None) -> Iterator[dict]:
+    """What ``connectors demo`` runs besides the admin: each application's sandbox (on
+    ``sandbox_port`` and the ports after it; 0: any free port), the demo account seeded against
+    them, and the embedded bus (relay, worker, event dispatcher, scheduler as threads). Yields the
+    sandboxes by application name; stops them all on the way out. The browser tests start the
+    same pieces in their own process (``tests/e2e/embedded_demo.py``)."""
     from connectors.bus import Embedded
+
+    from .seed import seed_demo
+
+    with ExitStack() as stack:
+        sandboxes = {}
+        sandboxed = [(name, app) for name, app in sorted(services.registry.applications.items()) if app.sandbox]
+        for offset, (name, app) in enumerate(sandboxed):
+            sandboxes[name] = app.sandbox(port=sandbox_port + offset if sandbox_port else 0)
+            stack.callback(sandboxes[name].stop)
+            announce(f"{app.label} sandbox on {sandboxes[name].url}")
+        with transaction(services.factory) as s:
+            seed_demo(s, services.registry, services.box, {name: box.connection for name, box in sandboxes.items()})
+        stack.callback(Embedded(services).start().stop)
+        yield sandboxes
+
+
+def cmd_demo(args) -> int:
     from connectors.web import create_app
 
     from .migrations import upgrade
-    from .seed import DEMO_USERS, seed_demo
+    from .seed import DEMO_USERS
 
     settings = Settings()
     if args.port:
@@ -112,30 +136,15 @@ def cmd_demo(args) -> int:
     services = Services.from_settings(settings)
     for error in services.registry.load_errors:
         print(f"warning: plugin {error.plugin} not loaded: {error.error}", file=sys.stderr)
-    sandboxes, connections = [], {}
-    sandboxed = [(name, app) for name, app in sorted(services.registry.applications.items()) if app.sandbox]
-    for offset, (name, app) in enumerate(sandboxed):
-        box = app.sandbox(port=settings.sandbox_port + offset)
-        sandboxes.append(box)
-        connections[name] = box.connection
-        print(f"{app.label} sandbox on {box.url}")
-    with transaction(services.factory) as s:
-        seed_demo(s, services.registry, services.box, connections)
-    embedded = Embedded(services)
-    embedded.start()
-    app = create_app(services)
-    url = f"http://{settings.host}:{settings.port}/"
-    print("\n  Connectors demo running at " + url)
-    for login, _name, role, password in DEMO_USERS:
-        print(f"    {role:<14} {login:<24} password: {password}")
-    print("  Event SUMMIT26 -> Connectors -> New Event Job -> Import Marketo Leads as Registrations,")
-    print("  static list 'SUMMIT26 Invitees'. Ctrl-C stops.\n", flush=True)
-    try:
+    with demo_pieces(services, settings.sandbox_port, announce=print):
+        app = create_app(services)
+        url = f"http://{settings.host}:{settings.port}/"
+        print("\n  Connectors demo running at " + url)
+        for login, _name, role, password in DEMO_USERS:
+            print(f"    {role:<14} {login:<24} password: {password}")
+        print("  Event SUMMIT26 -> Connectors -> New Event Job -> Import Marketo Leads as Registrations,")
+        print("  static list 'SUMMIT26 Invitees'. Ctrl-C stops.\n", flush=True)
         app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
-    finally:
-        embedded.stop()
-        for box in sandboxes:
-            box.stop()
     return 0
 
 
