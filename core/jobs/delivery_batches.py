@@ -30,7 +30,7 @@ from ..models import Account, Delivery, Event, Job, PluginConfig, Profile, Regis
 from ..plugins import PluginManager
 from ..store import RegistrationView
 from ..triggers import in_window, status_matches, triggered_types
-from .event_context import mappings_of, registration_view, status_map
+from .event_context import VIEW_COLUMNS, mappings_of, status_map, view_of_row
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,9 @@ def _claims(s: Session, rows, jobs: dict[int, Job], events: dict[str, StatusChan
         Event.id.in_({events[r.event_id].event_id for r in rows})))}
     views: dict[tuple[int, str], RegistrationView] = {}
     wanted = {(events[r.event_id].event_id, events[r.event_id].registration_id) for r in rows}
-    for reg, profile in s.execute(select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id)
-                                  .where(Registration.id.in_({reg_id for _, reg_id in wanted}))):
-        views[(reg.event_id, reg.registration_code)] = registration_view(reg, profile)
+    for row in s.execute(select(*VIEW_COLUMNS).join(Profile, Profile.id == Registration.profile_id)
+                         .where(Registration.id.in_({reg_id for _, reg_id in wanted}))):
+        views[(row.event_id, row.registration_code)] = view_of_row(row)
     mappings = {config_id: mappings_of(config) for config_id, config in configs.items()}
     statuses: dict[tuple[int, int], dict[str, str]] = {}
     claims = []

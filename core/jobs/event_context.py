@@ -83,9 +83,9 @@ class EventContext:
             return None
         s = self._session
         try:
-            row = s.execute(select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id).where(
+            row = s.execute(select(*VIEW_COLUMNS).join(Profile, Profile.id == Registration.profile_id).where(
                 Registration.event_id == self._event_id, Registration.registration_code == registration_code)).first()
-            return registration_view(*row) if row is not None else None
+            return view_of_row(row) if row is not None else None
         finally:
             s.commit()
 
@@ -121,7 +121,16 @@ def status_map(config: PluginConfig, event_id: int | None, direction: str = "out
     return dict(pairs)
 
 
-def registration_view(reg: Registration, profile: Profile) -> RegistrationView:
-    return RegistrationView(reg.registration_code, reg.status_label, reg.attendee_type_code, reg.version,
-                            {f: getattr(profile, f) for f in PROFILE_FIELDS}, dict(profile.external_ids or {}),
-                            position=reg.id, date_modified=reg.date_modified)
+#: the columns a ``RegistrationView`` is made of, read as plain rows (``view_of_row``): building
+#: ORM objects of the registration and its person cost more than the read
+VIEW_COLUMNS = (Registration.id, Registration.event_id, Registration.registration_code, Registration.status_label,
+                Registration.attendee_type_code, Registration.version, Registration.date_modified,
+                Profile.external_ids.label("profile_external_ids"),
+                *(getattr(Profile, name).label(f"profile_{name}") for name in PROFILE_FIELDS))
+
+
+def view_of_row(row) -> RegistrationView:
+    """A ``RegistrationView`` of a row of ``VIEW_COLUMNS``."""
+    return RegistrationView(row.registration_code, row.status_label, row.attendee_type_code, row.version,
+                            {name: row._mapping[f"profile_{name}"] for name in PROFILE_FIELDS},
+                            dict(row.profile_external_ids or {}), position=row.id, date_modified=row.date_modified)
