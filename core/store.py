@@ -418,6 +418,21 @@ def _change(reg: Registration, profile: Profile, previous: str | None,
     return status_events.StatusChange(reg, profile, before, (cur.label, cur.classification), tuple(cur.tags or ()))
 
 
+#: the columns a ``RegistrationView`` is made of, read as plain rows (``view_of_row``): building
+#: ORM objects of the registration and its person cost more than the read
+VIEW_COLUMNS = (Registration.id, Registration.event_id, Registration.registration_code, Registration.status_label,
+                Registration.attendee_type_code, Registration.version, Registration.date_modified,
+                Profile.external_ids.label("profile_external_ids"),
+                *(getattr(Profile, name).label(f"profile_{name}") for name in PROFILE_FIELDS))
+
+
+def view_of_row(row) -> RegistrationView:
+    """A ``RegistrationView`` of a row of ``VIEW_COLUMNS``."""
+    return RegistrationView(row.registration_code, row.status_label, row.attendee_type_code, row.version,
+                            {name: row._mapping[f"profile_{name}"] for name in PROFILE_FIELDS},
+                            dict(row.profile_external_ids or {}), position=row.id, date_modified=row.date_modified)
+
+
 def _view(r: Registration, p: Profile, classes: dict[str, str]) -> RegistrationView:
     return RegistrationView(r.registration_code, r.status_label, r.attendee_type_code, r.version,
                             {f: getattr(p, f) for f in PROFILE_FIELDS}, dict(p.external_ids or {}),

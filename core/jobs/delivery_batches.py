@@ -28,9 +28,9 @@ from ..db import transaction
 from ..mapping import Mappings
 from ..models import Account, Delivery, Event, Job, PluginConfig, Profile, Registration, StatusChangeEvent, utcnow
 from ..plugins import PluginManager
-from ..store import RegistrationView
+from ..store import VIEW_COLUMNS, RegistrationView, view_of_row
 from ..triggers import in_window, status_matches, triggered_types
-from .event_context import VIEW_COLUMNS, mappings_of, status_map, view_of_row
+from .event_context import mappings_of, status_map
 
 
 @dataclass(frozen=True)

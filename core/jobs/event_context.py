@@ -29,9 +29,8 @@ from sqlalchemy.orm import Session
 from ..connection_state import ConnectionState
 from ..mapping import Mapping, Mappings
 from ..models import Account, Event, PluginConfig, Profile, Registration
-from ..models.store import PROFILE_FIELDS
 from ..secrets import SecretBox
-from ..store import RegistrationView, Store
+from ..store import VIEW_COLUMNS, RegistrationView, Store, view_of_row
 from .context import TimeoutSession
 
 _log = logging.getLogger("connectors.delivery")
@@ -119,18 +118,3 @@ def status_map(config: PluginConfig, event_id: int | None, direction: str = "out
     pairs = ((m.certain_status, m.remote_status) if direction == "outbound" else (m.remote_status, m.certain_status)
              for m in sorted(rows, key=lambda m: m.event_id is not None))  # stable: the event's rows last
     return dict(pairs)
-
-
-#: the columns a ``RegistrationView`` is made of, read as plain rows (``view_of_row``): building
-#: ORM objects of the registration and its person cost more than the read
-VIEW_COLUMNS = (Registration.id, Registration.event_id, Registration.registration_code, Registration.status_label,
-                Registration.attendee_type_code, Registration.version, Registration.date_modified,
-                Profile.external_ids.label("profile_external_ids"),
-                *(getattr(Profile, name).label(f"profile_{name}") for name in PROFILE_FIELDS))
-
-
-def view_of_row(row) -> RegistrationView:
-    """A ``RegistrationView`` of a row of ``VIEW_COLUMNS``."""
-    return RegistrationView(row.registration_code, row.status_label, row.attendee_type_code, row.version,
-                            {name: row._mapping[f"profile_{name}"] for name in PROFILE_FIELDS},
-                            dict(row.profile_external_ids or {}), position=row.id, date_modified=row.date_modified)
