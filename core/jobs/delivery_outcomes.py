@@ -23,10 +23,6 @@ from ..models import Delivery
 
 _rows = Delivery.__table__
 _COLUMNS = ("state", "last_error", "remote_id", "next_attempt_at", "worker", "lease_until", "updated_at")
-#: one statement object for every outcome: compiled and keyed once, not per row
-_RECORD = (update(_rows).where(_rows.c.id == bindparam("b_id"), _rows.c.state == "sending",
-                               _rows.c.worker == bindparam("b_holder"))
-           .values({name: bindparam(f"b_{name}") for name in _COLUMNS}))
 
 
 @dataclass
@@ -97,11 +93,6 @@ def _groups(batch: list[_Outcome]) -> list[list[_Outcome]]:
 
 def _record(connection, group: list[_Outcome]) -> list[int]:
     """The ids of the group's deliveries that were still held (and are now written)."""
-    if len(group) == 1:
-        o = group[0]
-        count = connection.execute(_RECORD, {"b_id": o.delivery_id, "b_holder": o.worker,
-                                             **{f"b_{name}": o.values[name] for name in _COLUMNS}}).rowcount
-        return [o.delivery_id] if count == 1 else []
     first = group[0]
     params = {f"b_{name}": first.values[name] for name in _COLUMNS if name != "remote_id"}
     params["b_holder"] = first.worker
