@@ -123,10 +123,8 @@ def _init_errors(app: Flask) -> None:
             return jsonify(error=title.lower(), detail=detail or text), code
         return render_template("error.html", code=code, title=title, text=detail or text), code
 
-    for code in messages:
-        app.register_error_handler(code, lambda exc, code=code: render(code))
-    # a conflict always says what is in the way (``abort(409, description=...)``)
-    app.register_error_handler(409, lambda exc: render(409, getattr(exc, "description", None)))
+    for code in messages:  # a conflict always says what is in the way (``abort(409, description=...)``)
+        app.register_error_handler(code, lambda exc, code=code: render(code, exc.description if code == 409 else None))
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

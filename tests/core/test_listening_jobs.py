@@ -7,7 +7,7 @@ from sqlalchemy import select
 from connectors.db import transaction
 from connectors.jobs import runs
 from connectors.jobs.submit import clear_ended_jobs, set_enabled
-from connectors.models import Job, JobRun, utcnow
+from connectors.models import Job, JobRun, Outbox, utcnow
 
 from .test_deliveries import change_status, harness, plan_all  # noqa: F401 - the fixture
 
@@ -62,6 +62,5 @@ def test_a_job_submitted_after_clearing_gets_its_run_command(harness):
     second = harness.run("sample.import_people", {"people": [], "status_label": "New"})
     assert second.status == "succeeded"
     with harness.factory() as s:
-        from connectors.models import Outbox
         commands = list(s.scalars(select(Outbox.message_id).where(Outbox.exchange == "commands")))
     assert commands == [f"run_{second.run_id}_0"]
