@@ -2,6 +2,7 @@
 
 This module is the public API for plugin authors; everything else in the package is internal.
 """
+from .connection_keys import ConnectionSettings, CredentialsKey, credentials_key
 from .connection_state import ConnectionState, StateBusy
 from .hookspecs import hookimpl
 from .jobs.context import JobContext, LeaseLost
@@ -20,6 +21,6 @@ __version__ = "0.1.0"
 __all__ = [
     "hookimpl", "Application", "JobType", "JobContext", "EventContext", "JobFailed", "QuotaExhausted", "LeaseLost", "RemoteField", "CheckResult",
     "MappingDefault", "Mapping", "Mappings", "UpsertResult", "EventInfo", "RegistrationView",
-    "ConnectionState", "StateBusy", "DeliveryUncertain",
+    "ConnectionState", "StateBusy", "DeliveryUncertain", "ConnectionSettings", "CredentialsKey", "credentials_key",
     "REGISTRATION_FILTER_CHOICES", "RegistrationFilterParams", "registration_filters", "registration_key", "mapping_source",
 ]

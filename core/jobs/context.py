@@ -123,7 +123,10 @@ class JobContext:
                  since: datetime | None = None, connection_state: "ConnectionState | None" = None,
                  catch_up: Callable[..., Any] | None = None, only_keys: Iterable[str] | None = None):
         self._factory, self._session, self._claim = factory, session, claim
-        self.store, self.connection, self.mappings = store, connection, mappings
+        self.store, self.mappings = store, mappings
+        #: the configuration's settings, secrets decrypted: a ``ConnectionSettings`` (a dict that
+        #: knows its ``config_id``) when the core built it; key caches by ``credentials_key`` of it
+        self.connection = connection
         self.checkpoint = Checkpoint(self, checkpoint)
         self.log = RunLog(self)
         self.counters: Counter[str] = Counter(counters or {})

@@ -12,9 +12,13 @@ event's own. They are loaded with the configuration (no query per delivery).
 
 Per delivery thread, one HTTP session per plugin configuration is kept and reused (its
 connections stay open: no new TCP/TLS handshake per delivery); ``requests.Session`` is not safe
-across threads, hence per thread. Decrypted secrets are cached by their ciphertext: the same
+across threads, hence per thread. A session keeps cookies a target set for one set of
+credentials, so it is kept under the configuration's ``credentials_key``: once the settings
+change (an edited secret or endpoint, a rotated token saved back) the next delivery gets a new
+session and the old one is closed. Decrypted secrets are cached by their ciphertext: the same
 ciphertext always opens to the same values, and a changed secret (a rotated token, an edit) is a
-new ciphertext, so nothing stale can be served.
+new ciphertext, so nothing stale can be served; and a ciphertext opens only with this process's
+secret key, so the cache can hand nobody anything they did not already hold.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..connection_keys import ConnectionSettings, CredentialsKey, credentials_key
 from ..connection_state import ConnectionState
 from ..mapping import Mapping, Mappings
 from ..models import Account, Event, PluginConfig, Profile, Registration
@@ -34,16 +39,21 @@ from ..store import VIEW_COLUMNS, RegistrationView, Store, view_of_row
 from .context import TimeoutSession
 
 _log = logging.getLogger("connectors.delivery")
-_threads = threading.local()  # .sessions: {plugin configuration id: TimeoutSession} of this thread
+_threads = threading.local()  # .sessions: {configuration id: (CredentialsKey, TimeoutSession)} of this thread
 
 
-def _thread_session(config_id: int | None) -> TimeoutSession:
+def _thread_session(config_id: int | None, credentials: CredentialsKey) -> TimeoutSession:
+    """This thread's session for the configuration, new (and the old one closed) when its
+    credentials changed: cookies and connections made for other settings are never reused."""
     sessions = getattr(_threads, "sessions", None)
     if sessions is None:
         sessions = _threads.sessions = {}
-    if config_id not in sessions:
-        sessions[config_id] = TimeoutSession()
-    return sessions[config_id]
+    kept = sessions.get(config_id)
+    if kept is None or kept[0] != credentials:
+        if kept is not None:
+            kept[1].close()
+        kept = sessions[config_id] = (credentials, TimeoutSession())
+    return kept[1]
 
 
 @lru_cache(maxsize=64)
@@ -66,11 +76,15 @@ class EventContext:
         self.log = logging.LoggerAdapter(_log, {"delivery": delivery_id})
         self._session, self._event_id = session, event_id
         self._config_id = config_id
+        self._credentials: CredentialsKey | None = None
         self._registrations = dict(registrations or {})
 
     def http(self) -> TimeoutSession:
-        """This thread's session for the plugin configuration (kept for its next deliveries)."""
-        return _thread_session(self._config_id)
+        """This thread's session for the plugin configuration (kept for its next deliveries
+        while the configuration's settings stay the same)."""
+        if self._credentials is None:
+            self._credentials = credentials_key(self.connection)
+        return _thread_session(self._config_id, self._credentials)
 
     def registration(self, registration_code: str) -> RegistrationView | None:
         """The event's registration with this code and its person (``external_ids`` included):
@@ -94,7 +108,7 @@ class EventContext:
               registrations: dict[str, RegistrationView] | None = None,
               mappings: Mappings | None = None, status_mappings: dict[str, str] | None = None) -> "EventContext":
         """``status_mappings`` None: read from ``config`` (its rows loaded) for ``event``."""
-        connection = {**(config.connection or {}), **dict(_opened(box, config.secrets))}
+        connection = ConnectionSettings({**(config.connection or {}), **dict(_opened(box, config.secrets))}, config.id)
         if status_mappings is None:
             status_mappings = status_map(config, event.id if event is not None else None)
         return cls(config_id=config.id, connection=connection, mappings=mappings if mappings is not None else mappings_of(config),

@@ -18,6 +18,7 @@ from ..models import ENDED_RUN_STATUSES, Account, Event, JobRun, PluginConfig, u
 from ..plugin_api import JobFailed, QuotaExhausted
 from ..plugins import PluginManager
 from ..secrets import SecretBox
+from ..connection_keys import ConnectionSettings
 from ..connection_state import ConnectionState
 from ..store import Store
 from . import deliveries, runs, validation
@@ -62,7 +63,7 @@ def build_context(factory: sessionmaker[Session], registry: PluginManager, box: 
     account = session.get(Account, job.account_id)
     event = session.get(Event, job.event_id) if job.event_id else None
     config = session.get(PluginConfig, job.plugin_config_id)
-    connection = {**(config.connection or {}), **box.open(config.secrets)}
+    connection = ConnectionSettings({**(config.connection or {}), **box.open(config.secrets)}, config.id)
     mappings = Mappings(Mapping(m.direction, m.certain_field, m.remote_field, m.transform, m.update_policy,
                                 m.is_match_key, m.required) for m in config.mappings)
     params = job_type.params_schema().load(job.params or {})

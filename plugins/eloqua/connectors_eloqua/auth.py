@@ -5,15 +5,25 @@ type the backslash). ``OAuthAuth`` sends a Bearer token and keeps the single-use
 chain alive: before refreshing it re-reads the ``TokenStore`` (another worker may have rotated
 the chain already), and it saves every new set *before* the new access token is used; if the
 save fails the access token is not used and the save is tried again first on the next call.
-Refreshes are serialised per (client, site) within the process.
+Refreshes are serialised per ``key`` within the process.
+
+Each auth's ``key`` names the principal *and* its exact credentials (``credentials``: the
+connection's ``credentials_key`` — its plugin configuration and a digest of all its settings —
+or, for an auth built by hand, a digest of what it was given). The process-wide caches keyed by
+it (``/id`` answers in ``discovery.py``, the refresh locks here) are so never shared by two
+accounts that happen to use the same site and user or OAuth client, and a changed password or
+secret is a new key: its first call goes to Eloqua, whatever was cached for the old one.
 """
 from __future__ import annotations
 
 import base64
 import threading
 import time
+import weakref
 from dataclasses import replace
 from typing import Any, Callable, Hashable
+
+from connectors import CredentialsKey, credentials_key
 
 from .errors import EloquaAuthError, TokenPersistError
 from .tokens import TokenSet, TokenStore, as_store
@@ -21,24 +31,31 @@ from .transport import Transport
 
 #: refresh when less than this many seconds are left (tap-eloqua pads by 10 s)
 REFRESH_MARGIN = 60.0
-_LOCKS: dict[Hashable, threading.Lock] = {}
+#: one refresh lock per auth key while some auth of that key lives (each holds its lock), so keys
+#: of old credentials do not pile up
+_LOCKS: "weakref.WeakValueDictionary[Hashable, threading.Lock]" = weakref.WeakValueDictionary()
 _LOCKS_GUARD = threading.Lock()
 
 
 def _lock_for(key: Hashable) -> threading.Lock:
     with _LOCKS_GUARD:
-        return _LOCKS.setdefault(key, threading.Lock())
+        lock = _LOCKS.get(key)
+        if lock is None:
+            lock = _LOCKS[key] = threading.Lock()
+        return lock
 
 
 class BasicAuth:
     refreshable = False
 
-    def __init__(self, site: str, username: str, password: str):
+    def __init__(self, site: str, username: str, password: str, *, credentials: CredentialsKey | None = None):
         self.site, self.username, self._password = site.strip(), username.strip(), password
+        self.credentials = credentials or credentials_key({"site": self.site, "username": self.username,
+                                                           "password": password})
 
     @property
     def key(self) -> Hashable:
-        return ("basic", self.site.lower(), self.username.lower())
+        return ("basic", self.site.lower(), self.username.lower(), self.credentials)
 
     def authorization(self, transport: Transport, login_url: str) -> str:
         raw = f"{self.site}\\{self.username}:{self._password}".encode("utf-8")
@@ -57,8 +74,13 @@ class OAuthAuth:
     def __init__(self, client_id: str, client_secret: str, site: str, *, refresh_token: str | None = None,
                  username: str | None = None, password: str | None = None,
                  token_store: TokenStore | Callable[[TokenSet], None] | None = None, redirect_uri: str | None = None,
-                 wall_clock: Callable[[], float] = time.time, margin: float = REFRESH_MARGIN):
+                 wall_clock: Callable[[], float] = time.time, margin: float = REFRESH_MARGIN,
+                 credentials: CredentialsKey | None = None):
         self.client_id, self._client_secret, self.site = client_id, client_secret, site.strip()
+        self.credentials = credentials or credentials_key({
+            "client_id": client_id, "client_secret": client_secret, "site": self.site, "refresh_token": refresh_token,
+            "username": username, "password": password})
+        self._lock = _lock_for(self.key)  # held here: the registry keeps it while this auth lives
         self.username, self._password, self.redirect_uri = username, password, redirect_uri
         self.store = as_store(token_store, TokenSet(refresh_token) if refresh_token else None)
         self._clock, self._margin = wall_clock, margin
@@ -69,13 +91,13 @@ class OAuthAuth:
 
     @property
     def key(self) -> Hashable:
-        return ("oauth", self.client_id, self.site.lower())
+        return ("oauth", self.client_id, self.site.lower(), self.credentials)
 
     def authorization(self, transport: Transport, login_url: str) -> str:
         return "Bearer " + self.access_token(transport, login_url)
 
     def access_token(self, transport: Transport, login_url: str) -> str:
-        with _lock_for(self.key):
+        with self._lock:
             if self._unsaved is not None:
                 self._persist(self._unsaved)
             now = self._clock()

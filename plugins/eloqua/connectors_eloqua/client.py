@@ -1,7 +1,7 @@
 """The one way this plugin talks to Eloqua.
 
 Every call goes through ``EloquaClient.request``: the site's base URL from ``/id`` (cached per
-process), the Authorization header (Basic, or a Bearer token kept fresh by ``OAuthAuth``),
+process, per plugin configuration and exact credentials: see ``auth.py``), the Authorization header (Basic, or a Bearer token kept fresh by ``OAuthAuth``),
 transient failures retried by ``Transport``, and one recovery from 401 the way Oracle advises:
 ask ``/id`` again — a new base means the site moved pods, so replay there; ``/id`` refusing the
 token means it expired or was revoked, so refresh (OAuth) and replay; good credentials and the
@@ -11,7 +11,6 @@ exceptions of ``errors.py``. The calls themselves live in ``contacts.py``, ``lis
 """
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
 import time
@@ -19,12 +18,14 @@ from typing import Any, Callable, Mapping
 
 import requests
 
+from connectors import credentials_key
+
 from .activities import ActivitiesApi
 from .auth import BasicAuth, OAuthAuth
 from .bulk import BulkApi
 from .contacts import ContactsApi
 from .customobjects import CustomObjectsApi
-from .discovery import IDENTITY_CACHE, LOGIN_URL, IdentityCache, SiteIdentity, discover
+from .discovery import IDENTITY_CACHE, LOGIN_URL, IdentityCache, IdentityKey, SiteIdentity, discover
 from .errors import (
     EloquaAuthError, EloquaConflict, EloquaError, EloquaNotFound, EloquaPermissionError, EloquaValidationError,
 )
@@ -51,7 +52,7 @@ class EloquaClient(ContactsApi, ListsApi, CustomObjectsApi, ActivitiesApi, BulkA
         self.clock = clock
         self.rng = self.transport.rng
         self._identities = identity_cache
-        self._identity_key = (self.login_url, *auth.key)
+        self._identity_key = IdentityKey(self.login_url, auth.key, auth.credentials)
         self._lock = threading.Lock()
         self._started_syncs: set[str] = set()  # syncs this client started (see BulkApi.start_sync)
 
@@ -61,21 +62,22 @@ class EloquaClient(ContactsApi, ListsApi, CustomObjectsApi, ActivitiesApi, BulkA
                         **options: Any) -> "EloquaClient":
         """A client from the plugin's connection settings (``connection.py``): OAuth when a client
         id is given (refresh token, or user name and password for the password grant), Basic
-        otherwise. Without a ``token_store`` the rotated tokens live in this process only."""
+        otherwise. Without a ``token_store`` the rotated tokens live in this process only, in a
+        chain shared by the clients of exactly these settings. Every process-level cache the
+        client uses is keyed by the connection's ``credentials_key`` (see ``auth.py``)."""
         login_url = (connection.get("login_url") or LOGIN_URL).rstrip("/")
         site = connection["site"]
+        credentials = credentials_key(connection)
         if connection.get("client_id"):
             refresh_token = connection.get("refresh_token") or None
             if token_store is None:
-                first = refresh_token or f"password:{connection.get('username')}"
-                secret = hashlib.sha256(str(connection.get("client_secret")).encode()).hexdigest()[:16]
-                token_store = shared_memory_store((login_url, connection["client_id"], secret, site.lower(), first),
+                token_store = shared_memory_store((login_url, connection["client_id"], site.lower(), str(credentials)),
                                                   TokenSet(refresh_token) if refresh_token else None)
             auth = OAuthAuth(connection["client_id"], connection["client_secret"], site, refresh_token=refresh_token,
                              username=connection.get("username"), password=connection.get("password"),
-                             token_store=token_store)
+                             token_store=token_store, credentials=credentials)
         else:
-            auth = BasicAuth(site, connection["username"], connection["password"])
+            auth = BasicAuth(site, connection["username"], connection["password"], credentials=credentials)
         return cls(auth, login_url=login_url, **options)
 
     # -- where the site lives ----------------------------------------------------------------------

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Hashable
+from typing import Any, Hashable, NamedTuple
+
+from connectors import CredentialsKey
 
 from .errors import EloquaAuthError, EloquaError
 from .transport import Transport
@@ -59,20 +61,42 @@ def discover(transport: Transport, login_url: str, authorization: str) -> SiteId
     )
 
 
+class IdentityKey(NamedTuple):
+    """Whose ``/id`` answer: the login URL, the principal (the auth's ``key``, its credentials
+    included) and those credentials again, by which the cache drops what older settings found."""
+
+    login_url: str
+    principal: Hashable
+    credentials: CredentialsKey
+
+
 class IdentityCache:
-    """Process-wide: every client of the same login, site and principal shares one ``/id``."""
+    """Process-wide: the clients of one plugin configuration with the same settings share one
+    ``/id``. Keyed by ``IdentityKey``, never by site and user alone: an answer proves the
+    credentials that got it, so another account's client (same site and user, a wrong password)
+    must ask ``/id`` itself and be refused; and a configuration's answers under its older
+    settings are dropped once one is stored under the new ones."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._found: dict[Hashable, SiteIdentity] = {}
+        self._found: dict[IdentityKey, SiteIdentity] = {}
 
-    def get(self, key: Hashable) -> SiteIdentity | None:
+    def get(self, key: IdentityKey) -> SiteIdentity | None:
         with self._lock:
             return self._found.get(key)
 
-    def put(self, key: Hashable, identity: SiteIdentity) -> None:
+    def put(self, key: IdentityKey, identity: SiteIdentity) -> None:
+        configuration = key.credentials.configuration
         with self._lock:
+            if configuration is not None:
+                for old in [k for k in self._found if k.credentials.configuration == configuration and k != key]:
+                    del self._found[old]
             self._found[key] = identity
+
+    def keys(self) -> list[IdentityKey]:
+        """What is cached now (for tests and diagnostics)."""
+        with self._lock:
+            return list(self._found)
 
     def clear(self) -> None:
         with self._lock:

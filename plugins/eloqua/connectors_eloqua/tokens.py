@@ -139,8 +139,11 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_memory_store(key: tuple[str, ...], initial: TokenSet) -> MemoryTokenStore:
-    """One in-memory chain per (login URL, client, site, first refresh token) in this process, so
-    clients built from the same connection settings keep following the chain they rotate."""
+    """One in-memory chain per key in this process, so clients built from the same connection
+    settings keep following the chain they rotate. The key must name the exact settings — the
+    client builds it from the login URL, client, site and the connection's ``credentials_key``
+    (all its fields, secret and first refresh token included) — so a client with another secret
+    never follows, nor spends, this chain."""
     with _SHARED_LOCK:
         return _SHARED.setdefault(key, MemoryTokenStore(initial))
 

@@ -1,7 +1,8 @@
 """The one way this plugin talks to Marketo's REST API.
 
 Every call goes through ``MarketoClient.request``: the daily-budget guard (``budget.py``), a
-Bearer token from a shared cache (refreshed before it runs out, and once more on 601/602),
+Bearer token from a shared cache (refreshed before it runs out, and once more on 601/602; kept
+per plugin configuration and exact credentials, ``tokens.py``),
 pacing under the limiter shared by every client of the instance (``ratelimit.py``), retries
 with backoff for transient failures, and one classification of error codes (``errors.py``),
 so job code only ever sees results, ``MarketoError`` or ``MarketoQuotaExhausted``. The calls
@@ -18,6 +19,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from connectors import CredentialsKey, credentials_key
+
 from .budget import DEFAULT_CHECK_EVERY, DEFAULT_DAILY_BUDGET, DailyBudget
 from .campaigns import CampaignsApi
 from .customobjects import CustomObjectsApi
@@ -29,7 +32,7 @@ from .leads import MAX_BATCH_SIZE, LeadsApi, check_batch_size
 from .ratelimit import RateLimiter, RateLimits, shared_limiter
 from .responses import MarketoResponse, Page, json_or_none, parse_envelope
 from .retry import RetryPolicy
-from .tokens import TOKEN_CACHE, AccessToken, TokenCache
+from .tokens import TOKEN_CACHE, AccessToken, TokenCache, TokenKey
 
 __all__ = ["MarketoClient", "MarketoResponse", "Page", "MAX_BATCH_SIZE", "endpoints_for_munchkin", "join_url"]
 
@@ -58,7 +61,10 @@ def join_url(base: str, path: str) -> str:
 class MarketoClient(LeadsApi, CampaignsApi, CustomObjectsApi):
     """``calls_per_window`` / ``window_seconds`` / ``max_concurrency`` tune the limiter shared by
     all clients of the instance (or pass your own ``rate_limiter``); ``daily_budget`` turns on
-    the budget guard (None: off)."""
+    the budget guard (None: off). ``credentials`` names whose token this client may use (see
+    ``tokens.py``): ``from_connection`` passes the connection's ``credentials_key``; a client
+    built from a client id and secret alone gets a key from a digest of the endpoint, the id and
+    the secret."""
 
     def __init__(
         self,
@@ -82,6 +88,7 @@ class MarketoClient(LeadsApi, CampaignsApi, CustomObjectsApi):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         token_cache: TokenCache = TOKEN_CACHE,
+        credentials: CredentialsKey | None = None,
     ):
         if not (rest_endpoint and identity_endpoint):
             if not munchkin_id:
@@ -101,7 +108,10 @@ class MarketoClient(LeadsApi, CampaignsApi, CustomObjectsApi):
         self._clock = clock
         self._rng = rng or random.Random()
         self._tokens = token_cache
-        self._token_key = (self.identity_endpoint, client_id)
+        if credentials is None:
+            credentials = credentials_key({"identity_endpoint": self.identity_endpoint, "client_id": client_id,
+                                           "client_secret": client_secret})
+        self._token_key = TokenKey(self.identity_endpoint, client_id, credentials)
         self.limiter = rate_limiter or shared_limiter(
             self.rest_endpoint, client_id, RateLimits(calls_per_window, window_seconds, max_concurrency), clock)
         self.budget = DailyBudget(daily_budget, self.usage_today, budget_check_every) if daily_budget else None
@@ -114,6 +124,7 @@ class MarketoClient(LeadsApi, CampaignsApi, CustomObjectsApi):
             if connection.get(key) is not None:
                 options.setdefault(key, connection[key])
         options.setdefault("daily_budget", connection.get("daily_budget", DEFAULT_DAILY_BUDGET))
+        options.setdefault("credentials", credentials_key(connection))
         return cls(
             connection["client_id"], connection["client_secret"],
             rest_endpoint=connection.get("rest_endpoint"), identity_endpoint=connection.get("identity_endpoint"),

@@ -146,7 +146,13 @@ class RateLimiter:
 
 
 class LimiterRegistry:
-    """One limiter per (REST endpoint, client_id) in the process."""
+    """One limiter per (REST endpoint, client_id) in the process.
+
+    Unlike the token cache (``tokens.py``), this key leaves the secret and the plugin
+    configuration out on purpose: Marketo counts calls per instance, so every configuration
+    calling one instance must share one window whatever its credentials. A limiter holds only
+    call times (no credential, token or data), so sharing it shows one tenant nothing of
+    another; and a caller with a wrong secret never gets a token, so never takes a slot."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
