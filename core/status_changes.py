@@ -2,9 +2,10 @@
 
 The one writer behind both the ingestion endpoint and the admin's forms, so a change looks the
 same to event-triggered jobs wherever it was made: the new status, the version bumps (the
-registration's always, so ``registration_version`` orders every change of it) and the §5.4 event
-with its outbox row all go into the caller's transaction. Setting the status a row already has
-changes nothing and records nothing.
+registration's always, so ``registration_version`` orders every change of it), the time of the
+change (``status_changed_at``) and the §5.4 event with its outbox row all go into the caller's
+transaction. Setting the status a row already has changes nothing and records nothing; so does a
+change that happened (``occurred_at``) before the last one applied to the same row: it is stale.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class Outcome:
     current: str
     event_id: str | None   # the recorded event's id; None when nothing changed
     version: int | None = None  # the registration's version after it (its own status changes)
+    stale: bool = False    # nothing changed: it happened before the last change applied (``current`` is kept)
 
     @property
     def changed(self) -> bool:
@@ -65,7 +67,8 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
     ``type`` is one of ``status_events.EVENT_TYPES``; a session or agenda-item change names its
     ``subject_code``. ``add_missing_subject`` lets the event platform report a session or agenda
     item the registration had not taken yet (the admin only changes existing ones). ``event_id``
-    keeps the sender's id, which makes a resent event recognisable.
+    names the recorded event (default: a new ``evt_…``). A change with an ``occurred_at`` before
+    the row's ``status_changed_at`` is stale: nothing changes (the admin's, without one, never is).
     """
     if type == REGISTRATION_STATUS_CHANGED:
         [outcome] = change_registration_statuses(session, account_code=account_code, event=event, changes=[
@@ -75,7 +78,7 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
         # what the database now holds, as the caller's object's loaded state (not a change to flush)
         set_committed_value(registration, "status_label", outcome.current)
         set_committed_value(registration, "version", outcome.version)
-        session.expire(registration, ["date_modified"])
+        session.expire(registration, ["date_modified", "status_changed_at"])
         return outcome
     reg, profile = session.execute(  # fresh, and locked; with the person the event names
         select(Registration, Profile).join(Profile, Profile.id == Registration.profile_id)
@@ -87,9 +90,10 @@ def change_status(session: Session, *, account_code: str, event: Event, registra
             raise StatusChangeRejected("status", f"{status!r} is not one of: {', '.join(allowed)}")
         link, subject = _subject_link(session, event, reg, type, subject_code, add_missing_subject)
         before = link.status
-        if before == status:
-            return Outcome(before, status, None)
+        if before == status or is_stale(occurred_at, link.status_changed_at):
+            return Outcome(before, before, None, stale=before != status)
         link.status, link.version = status, (link.version or 0) + 1
+        link.status_changed_at = occurred_at or utcnow()
         previous, current, tags = ((before, None) if before else None), (status, None), ()
     else:
         raise StatusChangeRejected("type", f"{type!r} is not one of: {', '.join(status_events.EVENT_TYPES)}")
@@ -107,7 +111,8 @@ _old, _new = _statuses.alias("old_status"), _statuses.alias("new_status")
 #: the statements of ``change_registration_statuses``, built once: building them cost as much as running them
 _READ = (
     select(_registrations.c.id, _registrations.c.registration_code, _registrations.c.attendee_type_code,
-           _registrations.c.status_label, _registrations.c.version, _profiles.c.pin, _profiles.c.external_key,
+           _registrations.c.status_label, _registrations.c.version, _registrations.c.status_changed_at,
+           _profiles.c.pin, _profiles.c.external_key,
            _profiles.c.email, _old.c.label.label("old_label"), _old.c.classification.label("old_class"),
            _new.c.label.label("new_label"), _new.c.classification.label("new_class"), _new.c.tags.label("new_tags"))
     .join(_profiles, _profiles.c.id == _registrations.c.profile_id)
@@ -117,7 +122,14 @@ _READ = (
     .where(_registrations.c.id.in_(bindparam("ids", expanding=True)), _registrations.c.event_id == bindparam("event_id"))
     .order_by(_registrations.c.id).with_for_update(of=_registrations))
 _UPDATE = (update(_registrations).where(_registrations.c.id == bindparam("b_id"))
-           .values(status_label=bindparam("b_status"), version=bindparam("b_version"), date_modified=bindparam("b_now")))
+           .values(status_label=bindparam("b_status"), version=bindparam("b_version"),
+                   status_changed_at=bindparam("b_at"), date_modified=bindparam("b_now")))
+
+
+def is_stale(occurred_at: datetime | None, last_changed_at: datetime | None) -> bool:
+    """A change older than the last one applied to the row must not undo it (a late or replayed
+    event). Without either time (the admin's change is "now"; an imported row has none) it is not."""
+    return occurred_at is not None and last_changed_at is not None and occurred_at < last_changed_at
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,7 @@ class RegistrationChange:
     registration_id: int
     status: str
     actor: dict[str, Any]
-    event_id: str | None = None        # the sender's id, when the change came from outside
+    event_id: str | None = None        # the recorded event's id (default: a new ``evt_…``)
     occurred_at: datetime | None = None
 
 
@@ -136,17 +148,19 @@ def change_registration_statuses(session: Session, *, account_code: str, event: 
     (the registrations locked in id order, so two batches cannot deadlock, with their people and
     the catalogue's rows for their old and new statuses), one UPDATE for all and the events' two
     multi-row INSERTs. The ORM's unit of work, and a round of statements per change, cost as much
-    again. Each change gets its outcome, in order; a rejected one writes nothing and the others go
-    on. A registration changed twice in the batch is recorded twice, its version going up each time."""
+    again. Each change gets its outcome, in order; a rejected or stale one writes nothing and the
+    others go on. A registration changed twice in the batch is recorded twice, its version going up
+    each time; the UPDATE also keeps when its status last changed (``status_changed_at``)."""
     if not changes:
         return []
     rows = session.execute(_READ, {"event_id": event.id, "ids": sorted({c.registration_id for c in changes}),
                                    "targets": sorted({c.status for c in changes})}).all()
     catalogue = {row.new_label: (row.new_class, tuple(row.new_tags or ())) for row in rows if row.new_label is not None}
-    current = {row.id: (row.status_label, row.old_class if row.old_label is not None else None, row.version, row)
-               for row in rows}
+    current = {row.id: (row.status_label, row.old_class if row.old_label is not None else None, row.version, row,
+                        row.status_changed_at) for row in rows}
     outcomes: list[Outcome | StatusChangeRejected] = []
     recorded: list[status_events.StatusChange] = []
+    now = utcnow()
     for change in changes:
         if change.registration_id not in current:
             outcomes.append(StatusChangeRejected(
@@ -156,12 +170,12 @@ def change_registration_statuses(session: Session, *, account_code: str, event: 
             outcomes.append(StatusChangeRejected(
                 "status", f"{change.status!r} is not a registration status of event {event.event_code}"))
             continue
-        before, before_class, version, row = current[change.registration_id]
-        if before == change.status:
-            outcomes.append(Outcome(before, before, None, version))
+        before, before_class, version, row, changed_at = current[change.registration_id]
+        if before == change.status or is_stale(change.occurred_at, changed_at):
+            outcomes.append(Outcome(before, before, None, version, stale=before != change.status))
             continue
         (classification, tags), version = catalogue[change.status], version + 1
-        current[row.id] = (change.status, classification, version, row)
+        current[row.id] = (change.status, classification, version, row, change.occurred_at or now)
         event_id = change.event_id or status_events.new_event_id()
         recorded.append(status_events.StatusChange(
             SimpleNamespace(id=row.id, registration_code=row.registration_code,
@@ -171,11 +185,9 @@ def change_registration_statuses(session: Session, *, account_code: str, event: 
             event_id=event_id, occurred_at=change.occurred_at, actor=change.actor))
         outcomes.append(Outcome(before, change.status, event_id, version))
     if recorded:
-        now, last = utcnow(), {}
-        for written in recorded:  # a registration changed twice ends at its last status
-            last[written.registration.id] = written
-        session.execute(_UPDATE, [{"b_id": reg_id, "b_status": written.current[0], "b_now": now,
-                                   "b_version": written.registration.version} for reg_id, written in last.items()])
+        changed = {written.registration.id for written in recorded}  # each at its last status
+        session.execute(_UPDATE, [{"b_id": reg_id, "b_status": current[reg_id][0], "b_version": current[reg_id][2],
+                                   "b_at": current[reg_id][4], "b_now": now} for reg_id in sorted(changed)])
         status_events.write_registration_changes(session, account_code=account_code, event=event, changes=recorded)
     return outcomes
 

@@ -27,7 +27,7 @@ _PROFILE_COLUMNS = ("account_id", "custom", "external_ids", *PROFILE_FIELDS)
 #: then after twice as many, and so on: a handful of ANALYZEs for a million leads.
 _FIRST_REFRESH = 5_000
 _REGISTRATION_COLUMNS = ("event_id", "profile_id", "registration_code", "attendee_type_code", "status_label",
-                         "source", "external_ids", "version")
+                         "source", "external_ids", "version", "status_changed_at")
 
 
 @dataclass(frozen=True)
@@ -245,6 +245,7 @@ class Store:
         pending: list = []  # in input order: an UpsertResult, or (key, outcome, registration, code, message)
         announce: list[tuple[Registration | NewRow, str | None]] = []
         created: list[NewRow] = []
+        now = utcnow()  # when these statuses were set: an older status-change event is then stale
         for row in rows:
             key, status, type_code = str(row["key"]), row["status_label"], row["attendee_type_code"]
             if status not in statuses:
@@ -257,7 +258,7 @@ class Store:
             if reg is None:
                 reg = NewRow(event_id=event.id, profile_id=row["profile_id"], registration_code=None,
                              attendee_type_code=type_code, status_label=status, source=row.get("source", "api"),
-                             external_ids={}, version=1)
+                             external_ids={}, version=1, status_changed_at=now)
                 created.append(reg)
                 existing[row["profile_id"]] = reg
                 announce.append((reg, None))
@@ -269,7 +270,7 @@ class Store:
                                 f"already registered as {reg.status_label!r}; status not overwritten"))
             else:
                 announce.append((reg, reg.status_label))
-                reg.status_label, reg.version = status, reg.version + 1
+                reg.status_label, reg.version, reg.status_changed_at = status, reg.version + 1, now
                 pending.append((key, "updated", reg, None, None))
         s.flush()  # the status changes of existing registrations, in one go
         for reg, code in zip(created, self._codes.draw("R", len(created))):

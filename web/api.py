@@ -15,11 +15,11 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from connectors.ingest import MAX_EVENTS, ingest
+from connectors.ingest import IngestRequestRefused, ingest_and_commit, read_events
 from connectors.tokens import account_for_token, user_for_token
 
 from .api_schemas import IngestResult
-from .api_support import ApiError, error_response, operation
+from .api_support import GENERAL_FIELD, ApiError, error_response, general_field, operation
 from .auth import LoginUser
 from .db import get_db
 
@@ -29,10 +29,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OWN_AUTH = frozenset({"api.status_changes"})
 #: Readable with a user token or, in a browser, the admin's session (GET only: no CSRF concern).
 DOCS = frozenset({"api.openapi", "api.docs"})
-#: Where each error status puts its reason when no field is to blame.
 INGEST_PATH = "/api/v1/status-changes"
-GENERAL_FIELD = {400: "body", 401: "authorization", 403: "role", 404: "resource", 405: "method", 409: "state",
-                 413: "body", 422: "body"}
+#: What the ingestion endpoint counts, in its answer's order.
+INGEST_OUTCOMES = ("accepted", "unchanged", "stale", "duplicate", "rejected")
 
 
 def _bearer() -> str | None:
@@ -68,9 +67,14 @@ def _api_error(exc: ApiError):
 
 
 def _http_error(exc: HTTPException):
-    """``abort(404)`` from the shared look-ups (``access``) and friends, as JSON."""
-    field = GENERAL_FIELD.get(exc.code or 500, "request")
-    return error_response(exc.code or 500, {field: [exc.description or exc.name]})
+    """``abort(404)`` from the shared look-ups (``access``) and friends, as JSON; a 405 keeps its
+    ``Allow`` header. A 500 is the last resort (Flask logged the exception): each cause is a bug."""
+    code = exc.code or 500
+    response = error_response(code, {general_field(code): [exc.description or exc.name]})
+    allowed = getattr(exc, "valid_methods", None)
+    if code == 405 and allowed:
+        response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
 
 
 for _code in GENERAL_FIELD:  # by code: the admin's handlers are by code too, and Flask tries codes first
@@ -80,23 +84,23 @@ for _code in GENERAL_FIELD:  # by code: the admin's handlers are by code too, an
 @bp.post("/status-changes")
 @operation("Post status changes from the event platform", tag="status changes", roles="ingest",
            response=IngestResult, errors=(400, 401, 413),
-           description='A JSON list of events, or `{"events": [...]}`; each is accepted, unchanged, duplicate '
-                       "(its id was seen before) or rejected with reasons. See docs/events.md.")
+           description='A JSON list of events, or `{"events": [...]}`; each is accepted, unchanged, stale '
+                       "(older than the last change applied), duplicate (its id was seen before in this "
+                       "account) or rejected with reasons. See docs/events.md.")
 def status_changes():
     db = get_db()
     account = account_for_token(db, _bearer())
     if account is None:
-        return jsonify(error="send an ingestion token: Authorization: Bearer <token>"), 401
-    body = request.get_json(silent=True)
-    events = body.get("events") if isinstance(body, dict) else body
-    if not isinstance(events, list):
-        return jsonify(error='the body must be a JSON list of events, or {"events": [...]}'), 400
-    if len(events) > MAX_EVENTS:
-        return jsonify(error=f"at most {MAX_EVENTS} events per request; split the batch"), 413
-    results = ingest(db, account, events)
-    db.commit()
-    counts = {k: sum(r.status == k for r in results) for k in ("accepted", "unchanged", "duplicate", "rejected")}
+        return error_response(401, {"authorization": ["send an ingestion token: Authorization: Bearer <token>"]})
+    if not request.is_json:
+        return error_response(400, {"body": ['send JSON (Content-Type: application/json): a list of events, '
+                                             'or {"events": [...]}']})
+    try:
+        events = read_events(request.get_data(cache=False))
+    except IngestRequestRefused as exc:
+        return error_response(exc.status, {"body": [exc.reason]})
+    results = ingest_and_commit(db, account, events)
+    counts = {k: sum(r.status == k for r in results) for k in INGEST_OUTCOMES}
     return jsonify(**counts, results=[r.as_dict() for r in results])
-
 
 from . import api_docs, api_jobs, api_plugins, api_problems, api_records, api_registrations  # noqa: E402,F401  (their routes join bp)

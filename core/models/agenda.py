@@ -79,6 +79,8 @@ class SessionRegistration(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: when its status last changed (the change's ``occurred_at``): an older change is stale
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     date_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -92,4 +94,6 @@ class AgendaItemRegistration(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     fee: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: when its status last changed (the change's ``occurred_at``): an older change is stale
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     date_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

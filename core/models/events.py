@@ -24,6 +24,20 @@ class StatusChangeEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class ReceivedEvent(Base):
+    """An event id the event platform sent, remembered per account with what became of it, so
+    that a resent or replayed event is answered ``duplicate`` and changes nothing. Ids are the
+    sender's, unique only within its account; ``status_change_event_id`` is the event it was
+    recorded as when it changed something (the events table has ids of its own)."""
+
+    __tablename__ = "received_events"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted | unchanged | stale
+    status_change_event_id: Mapped[str | None] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Outbox(Base):
     """A message written in the same transaction as the change it announces; the relay sends it."""
 

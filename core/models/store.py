@@ -136,6 +136,9 @@ class Registration(Base):
     source: Mapped[str] = mapped_column(String(100), default="api")
     external_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: when its status last changed through ``status_changes`` (the change's ``occurred_at``):
+    #: an older change is stale; None (imported, or before 0012) never makes one stale
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     date_created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     date_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
