@@ -1,20 +1,33 @@
 """The API tokens page: a signed-in user's own tokens for the JSON API — create one (shown
-once), see when each was last used, revoke. A session page like the others (CSRF on its forms)."""
+once, optionally with an expiry), see when each was last used, revoke. Administrators also
+manage their account's ingestion tokens here (the event platform posting status changes).
+A session page like the others (CSRF on its forms)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from connectors.models import User
-from connectors.tokens import TokenError, create_user_token, revoke_user_token, user_tokens
+from connectors.models import Account, User
+from connectors.tokens import (
+    MAX_EXPIRY_DAYS, TokenError, account_tokens, create_token, create_user_token, expiry, revoke_account_token,
+    revoke_user_token, token_state, user_tokens,
+)
 
+from .auth import admin_required
 from .db import get_db
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/account/api-tokens")
 
 
 def _page(code: int = 200, **extra):
-    return render_template("api/tokens.html", tokens=user_tokens(get_db(), current_user.id), **extra), code
+    db = get_db()
+    ingestion = account_tokens(db, current_user.account_id) if current_user.is_administrator else []
+    return render_template("api/tokens.html", tokens=user_tokens(db, current_user.id), ingestion_tokens=ingestion,
+                           state=token_state, max_days=MAX_EXPIRY_DAYS, **extra), code
+
+
+def _expiry_from_form():
+    return expiry(days=request.form.get("expires_in_days"), on=request.form.get("expires_on"))
 
 
 @bp.get("/")
@@ -27,10 +40,10 @@ def create():
     db = get_db()
     name = request.form.get("name", "")
     try:
-        row, token = create_user_token(db, db.get(User, current_user.id), name)
+        row, token = create_user_token(db, db.get(User, current_user.id), name, _expiry_from_form())
     except TokenError as exc:
         db.rollback()
-        return _page(422, error=exc.reason, name=name)
+        return _page(422, error=exc.reason, error_field=exc.field, name=name, error_kind="user")
     db.commit()
     return _page(200, new_token=token, new_name=row.name)
 
@@ -45,4 +58,33 @@ def revoke():
         flash("Token revoked: it no longer works.", "success")
     else:
         flash("No such live token of yours.", "info")
+    return redirect(url_for(".tokens"))
+
+
+@bp.post("/ingestion")
+@admin_required
+def create_ingestion():
+    """A new ingestion token of the administrator's own account, shown once."""
+    db = get_db()
+    name = request.form.get("name", "")
+    try:
+        row, token = create_token(db, db.get(Account, current_user.account_id), name, expires_at=_expiry_from_form())
+    except TokenError as exc:
+        db.rollback()
+        return _page(422, error=exc.reason, error_field=exc.field, name=name, error_kind="ingestion")
+    db.commit()
+    return _page(200, new_token=token, new_name=row.name, new_kind="ingestion")
+
+
+@bp.post("/ingestion/revoke")
+@admin_required
+def revoke_ingestion():
+    """Only a token of the administrator's own account can be revoked (the id is checked against it)."""
+    db = get_db()
+    token_id = request.form.get("token_id", type=int)
+    if token_id is not None and revoke_account_token(db, current_user.account_id, token_id):
+        db.commit()
+        flash("Ingestion token revoked: the event platform can no longer post with it.", "success")
+    else:
+        flash("No such live ingestion token of your account.", "info")
     return redirect(url_for(".tokens"))

@@ -1,5 +1,5 @@
 """The tables behind the admin's access rules: which events an event builder is assigned to,
-and the recent failed log-ins that throttle password guessing."""
+the recent failed log-ins that throttle password guessing, and the server-side log-in sessions."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,8 +25,25 @@ class LoginFailure(Base):
     Stored in the database so that every web process counts the same failures."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_login_ip_at", "login", "ip", "at"),)
+    __table_args__ = (Index("ix_login_failures_login_ip_at", "login", "ip", "at"),
+                      Index("ix_login_failures_ip_at", "ip", "at"))  # the per-address count
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(200))  # as typed, lower-cased: case changes do not reset the count
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class LoginSession(Base):
+    """One signed-in browser (``connectors.login_sessions``). The cookie carries a random key; only
+    its SHA-256 is kept here, so a row is useless to whoever reads the table. A session is live
+    while ``ended_at`` is empty: logging out, a password change or a deactivation sets it, and the
+    cookie stops working whatever it still says."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))  # logout | password_changed | deactivated

@@ -36,7 +36,7 @@ def test_bad_login_is_refused(client, login_name, password):
 def test_every_page_requires_login(client, path):
     response = client.get(path)
     if path.endswith(".json"):
-        assert response.status_code == 401 and response.json == {"error": "login required"}
+        assert response.status_code == 401 and response.json == {"errors": {"authorization": ["login required"]}}
     else:
         assert response.status_code == 302 and "/login" in response.headers["Location"]
 
@@ -102,3 +102,50 @@ def test_csrf_is_enforced(world):
 
 def test_status_endpoint_is_get_only(admin):
     assert admin.post("/runs/1/status.json").status_code == 405
+
+
+# -- throttling per address, across logins ---------------------------------------------------------------
+
+def _spray(client, count: int, address: str = "127.0.0.1"):
+    """``count`` failed log-ins from ``address``, each for a different login (never one login's own limit)."""
+    return [client.post("/login", data={"login": f"user{i}@spray.test", "password": "Summer2026!"},
+                        environ_base={"REMOTE_ADDR": address}) for i in range(count)]
+
+
+def test_many_logins_failing_from_one_address_pause_that_address(client):
+    from connectors.login_throttle import MAX_ADDRESS_FAILURES, MAX_FAILURES
+    assert MAX_ADDRESS_FAILURES == 20 and MAX_ADDRESS_FAILURES > MAX_FAILURES
+    answers = _spray(client, MAX_ADDRESS_FAILURES)
+    assert [r.status_code for r in answers[:-1]] == [401] * (MAX_ADDRESS_FAILURES - 1)
+    locked = answers[-1]
+    assert locked.status_code == 429
+    assert "Too many failed log-ins from your address. Try again in 15 minutes." in locked.get_data(as_text=True)
+    assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60 + 1
+    right = login(client, "admin@acme.test")  # even the right password of a login never tried: no check at all
+    assert right.status_code == 429 and "from your address" in right.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_the_address_pause_leaves_other_addresses_alone_and_ends_with_the_window(client, world):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from connectors.login_throttle import MAX_ADDRESS_FAILURES, WINDOW
+    from connectors.models import LoginFailure, utcnow
+    _spray(client, MAX_ADDRESS_FAILURES)
+    elsewhere = client.post("/login", data={"login": "admin@acme.test", "password": "admin-pw"},
+                            environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert elsewhere.status_code == 302
+    client.post("/logout")
+    with world.session() as s, s.begin():
+        s.execute(update(LoginFailure).values(at=utcnow() - WINDOW - timedelta(seconds=1)))
+    assert login(client, "admin@acme.test").status_code == 302
+
+
+def test_a_good_log_in_does_not_wipe_the_addresss_other_failures(client):
+    from connectors.login_throttle import MAX_ADDRESS_FAILURES
+    _spray(client, MAX_ADDRESS_FAILURES - 1)
+    assert login(client, "admin@acme.test").status_code == 302  # 19 failures: not paused yet
+    client.post("/logout")
+    assert _spray(client, 1)[0].status_code == 429  # the 20th failure pauses the address all the same
