@@ -1,5 +1,5 @@
 """Everything behind the admin in one process: relay, worker (which also reaps), event
-dispatcher and scheduler,
+dispatcher, dead-letter collector and scheduler,
 as daemon threads sharing the kombu ``memory://`` transport — what ``connectors demo`` runs.
 
 The same classes run as separate processes in production; only the transport URL changes.
@@ -10,6 +10,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Callable
 
+from .dead_letters import DeadLetterCollector
 from .dispatcher import EventDispatcher
 from .relay import Relay
 from .worker import Worker
@@ -58,6 +59,8 @@ class Embedded:
                              poll_interval=min(interval, 0.5), grace_seconds=grace_seconds)
         self.dispatcher = EventDispatcher(services, broker_url=self.broker_url, namespace=self.namespace,
                                           poll_interval=min(interval, 0.5), sweep_interval=reap_interval)
+        self.collector = DeadLetterCollector(services.factory, self.broker_url, self.namespace,
+                                             poll_interval=min(interval, 0.5))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -71,6 +74,7 @@ class Embedded:
         self._spawn("connectors-worker", self.worker.run, self._stop)
         self._spawn("connectors-relay", self.relay.run_forever, self._stop, self.interval)
         self._spawn("connectors-dispatcher", self.dispatcher.run, self._stop)
+        self._spawn("connectors-dead-letters", self.collector.run, self._stop)
         self._spawn("connectors-scheduler", scheduler_loop, self.factory, self._stop, max(self.interval, 1.0))
         log.info("embedded bus started on %s (namespace %s)", self.broker_url.split("@")[-1], self.namespace)
         return self

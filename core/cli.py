@@ -15,7 +15,7 @@ import threading
 from contextlib import ExitStack, contextmanager
 from typing import Iterator, Sequence
 
-from . import cli_admin, cli_jobs
+from . import cli_admin, cli_dead_letters, cli_jobs
 from .cli_jobs import services_from_env
 from .config import Settings
 from .db import transaction
@@ -78,13 +78,20 @@ def cmd_dispatcher(args) -> int:
 
 
 def cmd_relay(args) -> int:
+    """The relay, and beside it (a thread) the collector that records dead letters in the database."""
     from connectors.bus import Relay
+    from connectors.bus.dead_letters import DeadLetterCollector
 
     services = services_from_env(args)
     relay = Relay(services)
+    stopping = _stop_on_signal()
+    collector = threading.Thread(target=DeadLetterCollector.from_services(services).run, args=(stopping,),
+                                 name="dead-letter-collector", daemon=True)
+    collector.start()
     print(f"relay publishing the outbox to {_safe_url(services.settings.broker_url)}", flush=True)
-    relay.run_forever(_stop_on_signal())
+    relay.run_forever(stopping)
     relay.close()
+    collector.join(10)
     return 0
 
 
@@ -208,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
 
     cli_admin.add_parsers(sub)
+    cli_dead_letters.add_parsers(sub)
     cli_jobs.add_parsers(sub)
     return p
 

@@ -1,13 +1,14 @@
 """SQLAlchemy models. Internal to the core: plugins see the store through ``JobContext``."""
-from .access import EventAssignment, LoginFailure
+from .access import EventAssignment, LoginFailure, LoginSession
 from .agenda import (
     AGENDA_ITEM_STATUSES, SESSION_STATUSES, AgendaItem, AgendaItemRegistration, Session, SessionRegistration, Tag,
     TagPoints,
 )
 from .audit import AuditEntry
 from .base import Base, UTCDateTime, utcnow
+from .dead_letters import DEAD_LETTER_STATUSES, DeadLetter
 from .deliveries import DELIVERY_STATES, Delivery
-from .tokens import TOKEN_SCOPES, ApiToken
+from .tokens import TOKEN_SCOPES, ApiToken, UserApiToken
 from .connector import DIRECTIONS, UPDATE_POLICIES, FieldMapping, PluginConfig
 from .events import Outbox, StatusChangeEvent
 from .plugin_tasks import TASK_KINDS, TASK_STATUSES, PluginTask
@@ -21,10 +22,11 @@ from .store import (
 )
 
 __all__ = [
-    "EventAssignment", "LoginFailure",
+    "EventAssignment", "LoginFailure", "LoginSession",
     "AuditEntry", "TASK_KINDS", "TASK_STATUSES", "PluginTask", "StatusMapping",
-    "TOKEN_SCOPES", "ApiToken",
+    "TOKEN_SCOPES", "ApiToken", "UserApiToken",
     "DELIVERY_STATES", "Delivery",
+    "DEAD_LETTER_STATUSES", "DeadLetter",
     "AGENDA_ITEM_STATUSES", "SESSION_STATUSES", "AgendaItem", "AgendaItemRegistration", "Session",
     "SessionRegistration", "Tag", "TagPoints", "LedgerEntry",
     "Base", "UTCDateTime", "utcnow", "DIRECTIONS", "UPDATE_POLICIES", "FieldMapping", "PluginConfig",

@@ -16,6 +16,7 @@ a new route that forgets its checks fails the walk.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from itertools import product
 
@@ -23,6 +24,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from connectors import dead_letters
 from connectors.db import transaction
 from connectors.event_access import assign_event
 from connectors.models import (
@@ -38,6 +40,7 @@ from .conftest import add_job, csrf_token, login, make_app
 EXEMPT = {
     "static": "public CSS and JS files, no account data",
     "auth.login": "the login page is public; its CSRF and throttling are tested in test_auth and test_security",
+    "metrics.metrics": "aggregate counts only, no account data; public by design (test_dead_letters_page)",
 }
 #: Routes for every signed-in user whatever their events, and why that is safe.
 OPEN_TO_EVERY_USER = {
@@ -57,7 +60,7 @@ ADMINISTRATORS_ONLY = {
 #: cookie (``test_the_api_answers_401_to_a_signed_in_session_without_a_token``), so a forged request
 #: from another site carries no credential.
 #: Arguments whose sample belongs to ACME: another account's administrator must get 404.
-ACCOUNT_OWNED_ARGS = {"event_code", "job_id", "run_id", "delivery_id", "registration_id", "config_id"}
+ACCOUNT_OWNED_ARGS = {"event_code", "job_id", "run_id", "delivery_id", "registration_id", "config_id", "letter_id"}
 #: Arguments whose samples come in two kinds: of EV1's job, and of the account-level job.
 JOB_ARGS = ("job_id", "run_id", "delivery_id")
 #: Arguments that make a route event-scoped (outside ``/account/``).
@@ -110,6 +113,9 @@ def samples(world):
         deliveries = {job: Delivery(job_id=job, event_id=change.id, state="parked") for job in (event_job, account_job)}
         s.add_all(deliveries.values())
         s.flush()
+        letter, _ = dead_letters.record(  # a dead letter of ACME: its event resolves to the account
+            s, body=json.dumps({"id": change.id, "type": change.type, "version": 1, "payload": {}}), reason="rejected",
+            queue="connectors.status-events.v1", died_at=None, exchange="connectors.events", routing_key=change.type)
         acme = s.get(Account, ids["acme"])
         builder2 = get_or_create_user(s, acme, BUILDER2[0], "Bea Builder", "event_builder", BUILDER2[1])
         assign_event(s, builder2, s.get(Event, ids["ev2"]))
@@ -117,7 +123,7 @@ def samples(world):
     return {"event": {"job_id": event_job, "run_id": runs[event_job], "delivery_id": deliveries[event_job].id},
             "account": {"job_id": account_job, "run_id": runs[account_job], "delivery_id": deliveries[account_job].id},
             "event_code": "EV1", "registration_id": reg.id, "config_id": ids["config"], "application": "testapp",
-            "subjects": [("sessions", "S101"), ("agenda-items", "W1")]}
+            "letter_id": letter.id, "subjects": [("sessions", "S101"), ("agenda-items", "W1")]}
 
 
 def _routes(app: Flask):
@@ -142,9 +148,11 @@ def _argument_sets(rule, samples) -> list[tuple[str, dict]]:
     """(scope, API scope, arguments) to try: job and run routes once with EV1's, once with the account-level ones."""
     scope = _scope(rule)
     args = set(rule.arguments)
-    unknown = args - {"event_code", *JOB_ARGS, "registration_id", "config_id", "application", "kind", "subject_code"}
+    unknown = args - {"event_code", *JOB_ARGS, "registration_id", "config_id", "application", "kind", "subject_code",
+                         "letter_id"}
     assert not unknown, f"{rule.rule}: no sample for {sorted(unknown)}; add one to this test"
-    base = {k: samples[k] for k in ("event_code", "registration_id", "config_id", "application") if k in args}
+    base = {k: samples[k] for k in ("event_code", "registration_id", "config_id", "application", "letter_id")
+            if k in args}
     subjects = samples["subjects"] if "kind" in args else [(None, None)]
     sets = []
     for (kind, code), owner in product(subjects, ["event", "account"] if args & set(JOB_ARGS) else [None]):
@@ -196,7 +204,7 @@ def fingerprint(world) -> dict:
     """Row counts of every table, and the flags a POST could flip: a refused request changes none."""
     with world.session() as s:
         counts = {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables
-                  if t.name != "login_failures"}
+                  if t.name not in ("login_failures", "login_sessions")}
         return {"counts": counts,
                 "jobs": sorted(s.execute(select(Job.id, Job.state, Job.enabled)).all()),
                 "runs": sorted(s.execute(select(JobRun.id, JobRun.status, JobRun.cancel_requested)).all()),
