@@ -1,20 +1,19 @@
-"""Reading the envelope ``{id, type, version, occurred_at, payload}`` of a run command.
+"""The commands of the runs queue, read with the one envelope schema (``connectors.envelopes``).
 
-Writing it is the core's job (``connectors.outbox.envelope``); a consumer validates what it
-got before acting on it, and anything it cannot read is malformed: rejected, never retried.
+Writing them is the core's job (the outbox checks each payload against the same schema); a
+consumer reads what it got before acting on it, and anything that does not fit is malformed:
+dead-lettered alone with the reason, never retried.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
-from connectors.outbox import RUN_REQUESTED
+from connectors import envelopes
+from connectors.envelopes import MalformedMessage
 
-ENVELOPE_VERSION = 1
-
-
-class MalformedMessage(ValueError):
-    """A message no retry can fix: wrong shape, type or version."""
+__all__ = ["MalformedMessage", "RunRequested", "PluginTaskRequested", "Command", "parse_command",
+           "parse_run_requested", "parse_status_event"]
 
 
 @dataclass(frozen=True)
@@ -24,25 +23,32 @@ class RunRequested:
     attempt: int
 
 
-def _int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise MalformedMessage(f"payload.{name} must be an integer >= {minimum}, not {value!r}")
-    return value
+@dataclass(frozen=True)
+class PluginTaskRequested:
+    """A "Test connection" or field discovery asked for on the plugins page: it travels the
+    runs queue beside ``run.requested`` (same exchange, same limits, no queue of its own)."""
+
+    message_id: str
+    task_id: int
+
+
+Command = Union[RunRequested, PluginTaskRequested]
+
+
+def parse_command(body: Any) -> Command:
+    """The command in a decoded body of the runs queue; ``MalformedMessage`` names what is wrong."""
+    envelope = envelopes.read(body, expect=envelopes.COMMAND_TYPES)
+    if envelope.type == envelopes.PLUGIN_TASK_REQUESTED:
+        return PluginTaskRequested(envelope.id, envelope.payload["task_id"])
+    return RunRequested(envelope.id, envelope.payload["run_id"], envelope.payload["attempt"])
 
 
 def parse_run_requested(body: Any) -> RunRequested:
-    """The command in a decoded body; raises ``MalformedMessage`` naming what is wrong."""
-    if not isinstance(body, dict):
-        raise MalformedMessage(f"envelope must be a JSON object, not {type(body).__name__}")
-    missing = [k for k in ("id", "type", "version", "payload") if k not in body]
-    if missing:
-        raise MalformedMessage(f"envelope lacks {', '.join(missing)}")
-    if body["type"] != RUN_REQUESTED:
-        raise MalformedMessage(f"unexpected message type {body['type']!r} on the runs queue")
-    if body["version"] != ENVELOPE_VERSION:
-        raise MalformedMessage(f"unsupported envelope version {body['version']!r}")
-    payload = body["payload"]
-    if not isinstance(payload, dict):
-        raise MalformedMessage("payload must be a JSON object")
-    return RunRequested(message_id=str(body["id"]), run_id=_int(payload.get("run_id"), "run_id", 1),
-                        attempt=_int(payload.get("attempt"), "attempt", 0))
+    """A ``run.requested`` command (and nothing else)."""
+    envelope = envelopes.read(body, expect=(envelopes.RUN_REQUESTED,))
+    return RunRequested(envelope.id, envelope.payload["run_id"], envelope.payload["attempt"])
+
+
+def parse_status_event(body: Any) -> str:
+    """The id of a status-change event message (what the dispatcher plans by)."""
+    return envelopes.read(body, expect=envelopes.STATUS_EVENT_TYPES).id

@@ -22,7 +22,7 @@ from connectors.db import transaction
 from connectors.models import Outbox
 from connectors.services import Services
 
-from .topology import Topology
+from .topology import Topology, drain_retired
 from .transport import connect, is_amqp, release
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class Relay:
         self.topology = Topology.for_url(broker_url, namespace)
         self._connection: Connection | None = None
         self._producer: Producer | None = None
+        self._drained = False
 
     # -- publishing ------------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -113,8 +114,23 @@ class Relay:
             if is_amqp(self.broker_url):
                 channel.tx_select()
                 log.info("relay connected to %s", self._connection.as_uri())
+                self._drain_retired_queues()
             self._producer = Producer(channel, serializer="json")
         return self._producer
+
+    def _drain_retired_queues(self) -> None:
+        """Once per process: what older versions of the queues still hold moves to the current
+        ones (an upgrade loses no queued command or event)."""
+        if self._drained:
+            return
+        connection = connect(self.broker_url, confirm_publish=True)
+        try:
+            moved = drain_retired(connection, self.topology)
+        finally:
+            release(connection)
+        self._drained = True
+        if moved:
+            log.warning("relay: moved %d message(s) from retired queue versions to the current ones", moved)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def run_forever(self, stop_event: threading.Event, interval: float = POLL_INTERVAL) -> None:

@@ -5,21 +5,29 @@ arguments, so changing an argument means a new version, declared beside the old 
 drained and then deleted. Exchanges have no arguments and keep plain names.
 
 On RabbitMQ queues are durable quorum queues with a delivery limit (a message that keeps
-killing its consumer is dead-lettered instead of looping forever) and a dead-letter exchange;
-on ``memory://`` the same names are declared without broker-specific arguments.
+killing its consumer is dead-lettered instead of looping forever) and a dead-letter exchange,
+dead-lettering at least once (``x-dead-letter-strategy: at-least-once``, which RabbitMQ allows
+only with ``x-overflow: reject-publish``): the broker keeps a message until the dead-letter queue
+has confirmed it, so a message on its way to the dead letters is never lost. On ``memory://``
+the same names are declared without broker-specific arguments.
+
+The previous versions of a queue are listed in ``RETIRED``; ``drain_retired`` moves what is left
+in them to the current version and deletes them (the relay does it when it starts).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kombu import Exchange, Queue
+from kombu import Exchange, Producer, Queue
 
 from .transport import is_amqp
 
 RUNS_ROUTING_KEY = "runs"
-RUNS_QUEUE_VERSION = 1
-STATUS_EVENTS_QUEUE_VERSION = 1
+RUNS_QUEUE_VERSION = 2  # v2: at-least-once dead-lettering
+STATUS_EVENTS_QUEUE_VERSION = 2  # v2: at-least-once dead-lettering
 DEAD_QUEUE_VERSION = 1
+#: Queue versions replaced by the ones above: (name suffix, exchange, binding key).
+RETIRED = (("runs.v1", "commands", RUNS_ROUTING_KEY), ("status-events.v1", "events", "#"))
 #: Deliveries of one command before RabbitMQ dead-letters it. A command is acked within
 #: milliseconds of its claim, so only a message that crashes workers ever gets near this.
 DELIVERY_LIMIT = 5
@@ -60,25 +68,28 @@ class Topology:
     def dead(self) -> Exchange:
         return self.exchanges["dead"]
 
+    def _work_queue_arguments(self) -> dict:
+        if not self.quorum:
+            return {}
+        return {"x-queue-type": "quorum", "x-delivery-limit": self.delivery_limit,
+                "x-dead-letter-exchange": self.dead.name, "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish"}
+
     @property
     def runs_queue(self) -> Queue:
-        """Run commands ("run.requested"), consumed by workers."""
-        args = {}
-        if self.quorum:
-            args = {"x-queue-type": "quorum", "x-delivery-limit": self.delivery_limit,
-                    "x-dead-letter-exchange": self.dead.name}
+        """Run commands ("run.requested", "plugin.task.requested"), consumed by workers."""
         return Queue(f"{self.namespace}.runs.v{RUNS_QUEUE_VERSION}", self.commands, routing_key=RUNS_ROUTING_KEY,
-                     durable=True, queue_arguments=args)
+                     durable=True, queue_arguments=self._work_queue_arguments())
 
     @property
     def status_events_queue(self) -> Queue:
         """Every status-change event ("#" on the topic exchange), consumed by event dispatchers."""
-        args = {}
-        if self.quorum:
-            args = {"x-queue-type": "quorum", "x-delivery-limit": self.delivery_limit,
-                    "x-dead-letter-exchange": self.dead.name}
         return Queue(f"{self.namespace}.status-events.v{STATUS_EVENTS_QUEUE_VERSION}", self.events, routing_key="#",
-                     durable=True, queue_arguments=args)
+                     durable=True, queue_arguments=self._work_queue_arguments())
+
+    def retired_queues(self) -> list[tuple[str, Exchange, str]]:
+        """``(queue name, its exchange, binding key)`` of every retired queue version."""
+        return [(f"{self.namespace}.{suffix}", self.exchanges[exchange], key) for suffix, exchange, key in RETIRED]
 
     @property
     def dead_queue(self) -> Queue:
@@ -118,3 +129,47 @@ class Topology:
                 exchange(channel).delete()
             except Exception:  # noqa: BLE001
                 pass
+
+
+
+def drain_retired(connection, topology: Topology) -> int:
+    """Move the messages left in retired queue versions to the current ones, then delete the
+    retired queues; returns how many were moved. A retired queue is unbound first (else what is
+    moved would be routed back into it too); each message is then published (confirmed: the
+    connection must have ``confirm_publish``) before it is acked, so none is lost, and a crash in
+    between sends one twice, which consumers deduplicate."""
+    moved = 0
+    for name, exchange, binding_key in topology.retired_queues():
+        probe = connection.channel()
+        try:
+            waiting = probe.queue_declare(queue=name, passive=True).message_count
+        except connection.channel_errors:  # NOT_FOUND: never existed, or drained already
+            continue
+        finally:
+            _close_quietly(probe)
+        channel = connection.channel()
+        try:
+            queue = Queue(name, exchange, routing_key=binding_key, no_declare=True)(channel)
+            queue.unbind_from(exchange, routing_key=binding_key)
+            producer = Producer(channel, exchange=exchange, auto_declare=False)
+            for _ in range(waiting):
+                message = queue.get(no_ack=False)
+                if message is None:
+                    break
+                producer.publish(message.body, routing_key=message.delivery_info.get("routing_key") or binding_key,
+                                 headers=dict(message.headers or {}), content_type=message.content_type,
+                                 content_encoding=message.content_encoding, delivery_mode=2, retry=False,
+                                 message_id=message.properties.get("message_id"))
+                message.ack()
+                moved += 1
+            queue.delete()
+        finally:
+            _close_quietly(channel)
+    return moved
+
+
+def _close_quietly(channel) -> None:
+    try:
+        channel.close()
+    except Exception:  # noqa: BLE001 - a channel the broker closed (NOT_FOUND) is closed already
+        pass

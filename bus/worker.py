@@ -10,6 +10,12 @@ claim fills the last slot the consumer is cancelled *before* that message is ack
 broker cannot have pushed another one meanwhile; when a slot frees up, consuming resumes. The
 main loop drains the connection with a timeout, so heartbeats are serviced even while idle or
 full.
+
+Failures: a command that does not fit the envelope schema, or whose claim the database refuses
+for that command alone (``connectors.db.unavailable`` tells the two apart), is dead-lettered
+with the reason and the worker goes on. While the database is away the command is held
+unacknowledged and consuming stops until a retry succeeds (``holding``): an outage never
+counts toward the queue's delivery limit.
 """
 from __future__ import annotations
 
@@ -20,19 +26,21 @@ import threading
 import time
 import uuid
 from collections import deque
+from types import SimpleNamespace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from kombu import Connection, Consumer
 from kombu.message import Message
 
-from connectors import plugin_tasks
+from connectors import db, plugin_tasks
 from connectors.jobs import runs
 from connectors.jobs.execute import execute_run
 from connectors.jobs.runs import Claim
 
-from .messages import MalformedMessage, RunRequested, parse_run_requested
-from .plugin_commands import PluginTaskRequested, is_plugin_task, parse_plugin_task
+from .dead_letters import send_to_dead_letters
+from .holding import Holding, republish_all
+from .messages import MalformedMessage, PluginTaskRequested, RunRequested, parse_command
 from .slots import Slots
 from .topology import Topology
 from .transport import connect, errors_of, release
@@ -51,6 +59,10 @@ log = logging.getLogger(__name__)
 PREFETCH = 1
 
 
+#: what a worker built without ``Services`` falls back to (the embedded defaults)
+_DEFAULTS = SimpleNamespace(broker_url="memory://", bus_namespace="connectors", worker_concurrency=2, lease_seconds=30)
+
+
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -66,28 +78,28 @@ class Worker:
                  broker_url: str | None = None, namespace: str | None = None, concurrency: int | None = None,
                  lease_seconds: int | None = None, name: str | None = None, reap_interval: float = 5.0,
                  poll_interval: float = 0.5, heartbeat: float = 30, grace_seconds: float = 30.0,
-                 claim_backoff: float = 2.0):
-        settings = services.settings if services is not None else None
-        self.factory = factory or (services.factory if services else None)
-        self.registry = registry or (services.registry if services else None)
-        self.box = box or (services.box if services else None)
+                 holding: Holding | None = None):
+        self.factory, self.registry, self.box = (
+            factory or getattr(services, "factory", None), registry or getattr(services, "registry", None),
+            box or getattr(services, "box", None))
         if self.factory is None or self.registry is None or self.box is None:
             raise TypeError("Worker needs services, or factory, registry and box")
-        self.broker_url = broker_url or (settings.broker_url if settings else "memory://")
-        self.namespace = namespace or (settings.bus_namespace if settings else "connectors")
-        self.concurrency = concurrency or (settings.worker_concurrency if settings else 2)
-        self.lease_seconds = lease_seconds or (settings.lease_seconds if settings else 30)
+        settings = getattr(services, "settings", None) or _DEFAULTS
+        self.broker_url = broker_url or settings.broker_url
+        self.namespace = namespace or settings.bus_namespace
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.lease_seconds = lease_seconds or settings.lease_seconds
         self.name = name or default_worker_name()
         self.reap_interval, self.poll_interval, self.heartbeat = reap_interval, poll_interval, heartbeat
-        self.grace_seconds, self.claim_backoff = grace_seconds, claim_backoff
+        self.grace_seconds = grace_seconds
         self.topology = Topology.for_url(self.broker_url, self.namespace)
         self.slots = Slots(self.concurrency, name=f"run@{self.name}")
         self._stop = threading.Event()
         self._inbox: deque[Message] = deque()
         self._consumer: Consumer | None = None
         self._consuming = False
-        self._held: tuple[Message, RunRequested] | None = None  # a command whose claim waits for the database
-        self._paused_until = 0.0
+        #: a command whose claim waits for the database to come back
+        self._holding = holding if holding is not None else Holding()
         self._next_reap = 0.0
         self.connected = threading.Event()  # set while consuming is possible (tests and health checks)
         self.connection: Connection | None = None  # the current one, for inspection only
@@ -102,7 +114,7 @@ class Worker:
                  self.lease_seconds, self.topology.runs_queue.name, self.broker_url.split("@")[-1])
         backoff = 1.0
         while not self._stop.is_set():
-            connection = self.connection = connect(self.broker_url, heartbeat=self.heartbeat)
+            connection = self.connection = connect(self.broker_url, heartbeat=self.heartbeat, confirm_publish=True)
             try:
                 connection.ensure_connection(max_retries=3, interval_start=0.5, interval_step=0.5,
                                              interval_max=2, errback=self._connect_failed)
@@ -149,9 +161,13 @@ class Worker:
         self.connected.set()
         while not self._stop.is_set():
             self._reap_when_due()
-            if self._held is not None and time.monotonic() >= self._paused_until:
-                self._claim_and_start(*self._take_held())
-            self._set_consuming(self.slots.free() > 0 and self._held is None)
+            if self._holding.overdue():
+                republish_all(channel, self._holding.take(), f"worker {self.name}")
+                self._holding.clear()
+            elif self._holding.due():
+                for message in self._holding.take():
+                    self._handle(message)
+            self._set_consuming(self.slots.free() > 0 and not self._holding)
             try:
                 connection.drain_events(timeout=self.poll_interval)
             except socket.timeout:
@@ -171,18 +187,20 @@ class Worker:
     def _handle(self, message: Message) -> None:
         """Claim, then ack: a duplicate or stale command finds nothing to claim and is dropped."""
         try:
-            body = message.decode()
-            command = parse_plugin_task(body) if is_plugin_task(body) else parse_run_requested(body)
-        except Exception as exc:  # noqa: BLE001 - undecodable, disallowed content type, wrong shape
+            command = parse_command(message.decode())
+        except Exception as exc:  # noqa: BLE001 - undecodable, disallowed content type, wrong shape or bounds
             reason = exc if isinstance(exc, MalformedMessage) else f"{type(exc).__name__}: {exc}"
-            log.error("worker %s: rejecting malformed message %s (%s); it goes to the dead-letter queue",
-                      self.name, message.properties.get("message_id"), reason)
-            message.reject(requeue=False)
+            self._dead_letter(message, f"malformed: {reason}")
             return
         if isinstance(command, PluginTaskRequested):
             self._start_plugin_task(message, command)
             return
         self._claim_and_start(message, command)
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        """This message alone goes to the dead letters, with the reason; the others go on."""
+        log.error("worker %s: message %s dead-lettered: %s", self.name, message.properties.get("message_id"), reason)
+        send_to_dead_letters(message.channel, self.topology, message, reason=reason, queue=self.topology.runs_queue.name)
 
     def _start_plugin_task(self, message: Message, command: PluginTaskRequested) -> None:
         """A "Test connection" or field discovery: claimed, acked, then run in a slot like a run.
@@ -190,7 +208,10 @@ class Worker:
         the user asks again."""
         try:
             claimed = plugin_tasks.claim(self.factory, command.task_id, self.name)
-        except Exception:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
+            if not db.unavailable(exc):
+                self._dead_letter(message, f"claiming plugin task {command.task_id} failed: {exc}")
+                return
             log.exception("worker %s: cannot claim plugin task %s; dropped", self.name, command.task_id)
             claimed = False
         if claimed:
@@ -203,13 +224,17 @@ class Worker:
     def _claim_and_start(self, message: Message, command: RunRequested) -> None:
         try:
             claim = runs.claim(self.factory, command.run_id, self.name, self.lease_seconds, attempt=command.attempt)
-        except Exception:  # noqa: BLE001 - database unavailable: keep the command (unacked), retry soon
-            log.exception("worker %s: cannot claim run %s; retrying in %.0fs", self.name, command.run_id,
-                          self.claim_backoff)
+        except Exception as exc:  # noqa: BLE001
+            if not db.unavailable(exc):  # this command's own failure: it must not stop the others
+                self._dead_letter(message, f"claiming run {command.run_id} failed: {type(exc).__name__}: {exc}")
+                return
             # Held rather than requeued: a requeue counts toward the queue's delivery limit.
-            self._held, self._paused_until = (message, command), time.monotonic() + self.claim_backoff
+            self._holding.hold([message])
+            log.warning("worker %s: the database is unavailable (%s); run %s waits, retry in %.1fs", self.name,
+                        str(exc).splitlines()[0], command.run_id, self._holding.backoff)
             self._set_consuming(False)
             return
+        self._holding.clear()
         if claim is None:
             log.info("worker %s: run %s attempt %s is not queued (duplicate or stale command %s); dropped",
                      self.name, command.run_id, command.attempt, command.message_id)
@@ -219,10 +244,6 @@ class Worker:
         if self.slots.free() == 0:
             self._set_consuming(False)  # before the ack: no other command can be on its way to us
         message.ack()
-
-    def _take_held(self) -> tuple[Message, RunRequested]:
-        held, self._held = self._held, None
-        return held
 
     def _execute(self, claim: Claim) -> None:
         log.info("worker %s: run %s attempt %s started", self.name, claim.run_id, claim.attempt)
@@ -236,8 +257,7 @@ class Worker:
 
     def _abandon_inbox(self) -> None:
         """Give back messages received but not handled (the loop broke off, or we are stopping)."""
-        if self._held is not None:
-            self._inbox.append(self._take_held()[0])
+        self._inbox.extend(self._holding.take())
         while self._inbox:
             message = self._inbox.popleft()
             try:

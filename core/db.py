@@ -8,6 +8,7 @@ from typing import Iterable, Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -117,3 +118,19 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session:
         with session.begin():
             yield session
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached or cannot serve anyone right now
+    (connection refused or lost, pool exhausted, server shutting down, SQLite busy), as opposed
+    to a statement that fails by itself (an integer out of range, a NUL byte, a constraint).
+
+    Consumers of the bus act on the difference: an outage is waited out with the message held,
+    a failure of one message is that message's alone and must not stop the others."""
+    if isinstance(error, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        return isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError))
+    return isinstance(error, (ConnectionError, TimeoutError))

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from . import envelopes
+from .envelopes import RUN_REQUESTED
 from .models import Outbox, utcnow
 
 COMMANDS = "commands"
 EVENTS = "events"
-RUN_REQUESTED = "run.requested"
 
 
 def new_message_id(prefix: str = "msg") -> str:
@@ -21,6 +22,9 @@ def new_message_id(prefix: str = "msg") -> str:
 
 def add(session: Session, *, exchange: str, routing_key: str, type: str, payload: dict[str, Any],
         message_id: str | None = None) -> Outbox:
+    """A row to publish; its payload is checked against its type's schema (``envelopes``) so
+    that nothing a consumer would reject as malformed is ever written."""
+    envelopes.check_payload(type, payload)
     row = Outbox(message_id=message_id or new_message_id(), exchange=exchange, routing_key=routing_key,
                  type=type, payload=payload)
     session.add(row)
@@ -44,8 +48,8 @@ def forget_runs(session: Session, run_ids: list[int]) -> None:
 
 def envelope(row: Outbox) -> dict[str, Any]:
     """The bus envelope ``{id, type, version, occurred_at, payload}`` (ARCHITECTURE §5)."""
-    return {"id": row.message_id, "type": row.type, "version": 1,
-            "occurred_at": row.created_at.isoformat().replace("+00:00", "Z"), "payload": row.payload}
+    occurred_at = row.created_at.isoformat().replace("+00:00", "Z")
+    return envelopes.Envelope(row.message_id, row.type, occurred_at, row.payload).as_dict()
 
 
 def pending(session: Session, limit: int = 100, lock: bool = False) -> list[Outbox]:

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import audit, outbox
 from .db import transaction
+from .envelopes import PLUGIN_TASK_REQUESTED
+from .connection_keys import ConnectionSettings
 from .connection_state import ConnectionState
 from .models import TASK_KINDS, PluginConfig, PluginTask, User, utcnow
 from .plugin_api import RemoteField, takes_state
@@ -29,7 +31,6 @@ from .secrets import SecretBox
 
 log = logging.getLogger(__name__)
 
-PLUGIN_TASK_REQUESTED = "plugin.task.requested"
 TASK_TIMEOUT = timedelta(minutes=2)
 ACTIVE = ("queued", "running")
 MAX_MESSAGE = 2000
@@ -103,7 +104,7 @@ def execute(factory: sessionmaker[Session], registry: PluginManager, box: Secret
             secrets, unreadable = {}, str(exc)
         else:
             unreadable = None
-        connection = {**(config.connection or {}), **secrets}
+        connection = ConnectionSettings({**(config.connection or {}), **secrets}, config.id)
     state = ConnectionState(factory, box, config_id)
     outcome = Outcome(False, unreadable) if unreadable else _call(registry, application, kind, connection, state)
     outcome = Outcome(outcome.ok, _redact(outcome.message, secrets), outcome.result)

@@ -13,12 +13,12 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from . import outbox
+from .envelopes import (  # noqa: F401  (also this module's names for them)
+    AGENDA_ITEM_STATUS_CHANGED, REGISTRATION_STATUS_CHANGED, SESSION_STATUS_CHANGED, STATUS_EVENT_TYPES, check_payload,
+)
 from .models import Event, Outbox, Profile, Registration, StatusChangeEvent, utcnow
 
-REGISTRATION_STATUS_CHANGED = "registration.status_changed"
-SESSION_STATUS_CHANGED = "session_registration.status_changed"
-AGENDA_ITEM_STATUS_CHANGED = "agenda_item_registration.status_changed"
-EVENT_TYPES = (REGISTRATION_STATUS_CHANGED, SESSION_STATUS_CHANGED, AGENDA_ITEM_STATUS_CHANGED)
+EVENT_TYPES = STATUS_EVENT_TYPES
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class StatusChange:
     tags: tuple[str, ...] = ()
     type: str = REGISTRATION_STATUS_CHANGED
     subject: dict[str, Any] | None = None  # the session or agenda item, for their status changes
-    event_id: str | None = None             # the sender's id, when the change came from outside
+    event_id: str | None = None             # the event's id (default: a new one)
     occurred_at: datetime | None = None
     actor: dict[str, Any] | None = None     # who made it, when not the batch's ``actor``
 
@@ -46,6 +46,7 @@ def write_registration_changes(session: Session, *, account_code: str, event: Ev
     for change in changes:
         payload = _payload(account_code, event, change, change.actor or actor or {"type": "api", "id": None})
         reg, at = change.registration, payload.pop("_at")
+        check_payload(change.type, payload)  # the schema the dispatcher reads it with
         events.append({"id": payload["id"], "type": change.type, "account_id": event.account_id,
                        "event_id": event.id, "registration_id": reg.id, "registration_version": reg.version,
                        "occurred_at": at, "payload": payload})

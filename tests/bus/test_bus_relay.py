@@ -50,7 +50,7 @@ def test_crash_before_marking_sent_publishes_again(harness, broker_url, namespac
 
 def test_row_for_an_unknown_exchange_is_left_unsent_without_blocking_the_others(harness, broker_url, namespace):
     with harness.factory.begin() as s:
-        outbox.add(s, exchange="nowhere", routing_key="x", type="test.odd", payload={})
+        s.add(Outbox(message_id="odd", exchange="nowhere", routing_key="x", type="test.odd", payload={}))  # past add()
     run_id = harness.submit(IMPORT, {"total": 1})
     relay = Relay(harness.factory, broker_url, namespace)
     try:
@@ -73,7 +73,9 @@ def test_events_go_to_the_topic_exchange(harness, broker_url, namespace):
         listener.declare()
         with harness.factory.begin() as s:
             outbox.add(s, exchange=outbox.EVENTS, routing_key="registration.status_changed",
-                       type="registration.status_changed", payload={"registration_code": "R1"}, message_id="evt_1")
+                       type="registration.status_changed", message_id="evt_1",
+                       payload={"id": "evt_1", "type": "registration.status_changed", "account_code": "A",
+                                "event_code": "E", "registration_code": "R1"})
         assert relay.run_once() == 1
         message = None
         for _ in range(50):

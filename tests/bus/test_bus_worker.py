@@ -40,7 +40,7 @@ def test_malformed_messages_are_rejected_to_the_dead_letter_queue_and_work_goes_
     topology = worker.topology
     publish_raw(broker_url, topology, b"\x80\x04K\x01.", content_type="application/x-python-serialize",
                 content_encoding="binary", message_id="pickled")
-    publish_raw(broker_url, topology, {"id": "wrong", "type": "run.requested", "version": 1,
+    publish_raw(broker_url, topology, {"id": "wrong", "type": "run.requested", "version": 1, "occurred_at": "2026-01-01T00:00:00Z",
                                        "payload": {"run_id": "one"}}, serializer="json", message_id="wrong")
     publish_raw(broker_url, topology, b"{not json", content_type="application/json",
                 content_encoding="utf-8", message_id="garbled")
@@ -49,12 +49,11 @@ def test_malformed_messages_are_rejected_to_the_dead_letter_queue_and_work_goes_
     with bus_running(harness, broker_url, namespace):
         wait_for(lambda: harness.result(run_id).status == "succeeded", what="the valid run after the bad ones")
 
-    rejected = [r.getMessage() for r in caplog.records if "rejecting malformed message" in r.getMessage()]
+    rejected = [r.getMessage() for r in caplog.records if "dead-lettered: malformed" in r.getMessage()]
     assert len(rejected) == 3, rejected
     assert any("pickled" in m and "ContentDisallowed" in m for m in rejected)
-    assert any("wrong" in m and "payload.run_id must be an integer" in m for m in rejected)
-    if broker_url.startswith("amqp"):  # RabbitMQ dead-letters them; memory:// just drops them
-        wait_for(lambda: queue_depth(broker_url, topology.dead_queue) == 3, what="3 dead letters")
+    assert any("wrong" in m and "payload.run_id: Not a valid integer" in m for m in rejected)
+    wait_for(lambda: queue_depth(broker_url, topology.dead_queue) == 3, what="3 dead letters, each with its reason")
 
 
 def test_worker_takes_a_command_only_when_a_slot_is_free(harness, broker_url, namespace):
