@@ -76,7 +76,7 @@ def zone(name: str) -> ZoneInfo:
     """The IANA zone, or a ValueError whose text can be shown to a user."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: 'America' is a folder
         raise ValueError(f"Unknown time zone {name!r}.") from None
 
 
@@ -104,6 +104,17 @@ def _as_utc(value: datetime | None, tz: ZoneInfo) -> datetime | None:
 
 # --- the schema ---------------------------------------------------------------------------------
 
+#: Dates a schedule may name: far enough for any event, near enough that the conversions to UTC
+#: and the next-fire arithmetic never leave ``datetime``'s range (year 1 or 9999 overflowed).
+YEARS = (2000, 2999)
+
+
+def _within_years(value: datetime) -> bool:
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        raise ValidationError(f"Must be between the years {YEARS[0]} and {YEARS[1]}.")
+    return True
+
+
 class ScheduleSchema(Schema):
     """Validates a submitted schedule dict and loads it as a ``ScheduleSpec``.
 
@@ -112,7 +123,7 @@ class ScheduleSchema(Schema):
     """
 
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
-    run_at = fields.DateTime(allow_none=True, load_default=None)
+    run_at = fields.DateTime(allow_none=True, load_default=None, validate=_within_years)
     frequency = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(FREQUENCIES))
     interval = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1))
     days_of_week = fields.List(fields.String(validate=validate.OneOf(DAYS)), allow_none=True,
@@ -121,8 +132,8 @@ class ScheduleSchema(Schema):
                                 validate=validate.Regexp(_HHMM, error="Not a valid time of day (HH:MM)."))
     day_of_month = fields.Integer(strict=True, allow_none=True, load_default=None,
                                   validate=validate.Range(min=1, max=31))
-    start_at = fields.DateTime(allow_none=True, load_default=None)
-    end_at = fields.DateTime(allow_none=True, load_default=None)
+    start_at = fields.DateTime(allow_none=True, load_default=None, validate=_within_years)
+    end_at = fields.DateTime(allow_none=True, load_default=None, validate=_within_years)
     timezone = fields.String(allow_none=True, load_default=None, validate=lambda name: _check_zone(name))
     max_runs = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1))
 

@@ -7,22 +7,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, make_response, render_template, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connectors.services import Services
 
-from . import api, api_tokens_page, auth, connectors, db, filters, plugin_pages, registrations, runs
+from . import (
+    api, api_tokens_page, auth, connectors, converters, db, filters, input_guard, plugin_pages, registrations, runs,
+)
+from .api_support import error_response, general_field
+from . import dead_letters  # its own line: others edit the import above
 
 #: No inline script or style anywhere: pages load /static/*.js and *.css only.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-#: Endpoints reachable without logging in; every other one requires a session.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "api.status_changes"})  # the API checks its own token
+#: Endpoints reachable without logging in; every other one requires a session. The API checks
+#: its own token; /metrics shows aggregate counts only.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "api.status_changes", "metrics.metrics"})
 
 csrf = CSRFProtect()
 
@@ -50,6 +55,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    converters.init_app(app)  # before the blueprints: their rules take the bounded ``int``
     csrf.init_app(app)
     _init_login(app)
     db.init_app(app)
@@ -61,8 +67,10 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     app.register_blueprint(registrations.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_tokens_page.bp)
+    dead_letters.init_app(app)  # the Dead letters page and /metrics
     csrf.exempt(api.bp)  # token-authenticated, no cookie: CSRF cannot reach it
     app.before_request(_require_login)
+    input_guard.init_app(app)  # after the login and token checks: who may ask comes first
     app.after_request(_security_headers)
     _init_errors(app)
     return app
@@ -83,13 +91,19 @@ def _require_login():
         return None
     if request.endpoint is None:  # unknown URL: let it 404 without revealing anything
         return None
-    if _wants_json():
-        return jsonify(error="login required"), 401
+    if _asks_for_json():  # a browser opening /api/v1/docs is sent to the login page
+        return error_response(401, {"authorization": ["login required"]})
     return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
 
 
-def _wants_json() -> bool:
+def _asks_for_json() -> bool:
     return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
+
+
+def _wants_json() -> bool:
+    """The API, the admin's ``.json`` polling addresses, and a client asking for JSON get errors as
+    ``{"errors": {field: [reasons]}}``; everyone else the styled page."""
+    return request.path.startswith(api.bp.url_prefix + "/") or _asks_for_json()
 
 
 def _security_headers(response):
@@ -117,14 +131,20 @@ def _init_errors(app: Flask) -> None:
         500: ("Server error", "Something went wrong on our side; the error was logged."),
     }
 
-    def render(code: int, detail: str | None = None):
+    def render(code: int, detail: str | None = None, exc: Exception | None = None):
         title, text = messages[code]
         if _wants_json():
-            return jsonify(error=title.lower(), detail=detail or text), code
-        return render_template("error.html", code=code, title=title, text=detail or text), code
+            response = error_response(code, {general_field(code): [detail or text]})
+        else:
+            response = make_response(render_template("error.html", code=code, title=title, text=detail or text), code)
+        allowed = getattr(exc, "valid_methods", None)
+        if code == 405 and allowed:  # RFC 9110: a 405 names the methods the address does take
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response
 
-    for code in messages:  # a conflict always says what is in the way (``abort(409, description=...)``)
-        app.register_error_handler(code, lambda exc, code=code: render(code, exc.description if code == 409 else None))
+    for code in messages:  # a conflict or a bad request says what is wrong (``abort(409, description=...)``)
+        app.register_error_handler(
+            code, lambda exc, code=code: render(code, exc.description if code in (400, 409) else None, exc))
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

@@ -13,6 +13,7 @@ from flask import Flask, current_app, jsonify, render_template
 from .api import bp
 from .api_schemas import ErrorSchema
 from .api_support import ROLES, Operation
+from .converters import MAX_ID
 
 PREFIX = "/api/v1"
 TITLE = "Connectors API"
@@ -40,7 +41,8 @@ def openapi_path(rule: str) -> str:
 def _path_parameters(rule: str) -> list[dict[str, Any]]:
     params = []
     for converter, args, name in _RULE_ARG.findall(rule):
-        schema: dict[str, Any] = {"type": "integer"} if converter == "int" else {"type": "string"}
+        schema: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID} if converter == "int" \
+            else {"type": "string", "minLength": 1}
         if converter == "any":
             schema["enum"] = [a.strip().strip("'\"") for a in args.split(",")]
         params.append({"in": "path", "name": name, "required": True, "schema": schema})

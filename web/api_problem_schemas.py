@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
 from connectors.jobs.problems import MAX_RETRY_KEYS
 
-from .api_schemas import Int, List, Nested, RecordQuery, RunSummary, StrictSchema, Str
+from .api_schemas import Answer, Int, List, Nested, RecordQuery, RunSummary, StrictSchema, Str
 
 #: the most record keys one request names: as many as one retry takes
 MAX_KEYS = MAX_RETRY_KEYS
@@ -46,6 +46,6 @@ class RetryOut(RunSummary):
     keys = List(Str(), metadata={"description": "The record keys it processes, and only those."})
 
 
-class DismissOut(Schema):
+class DismissOut(Answer):
     dismissed = Int(metadata={"description": "Records dismissed now (ones dismissed before are not counted)."})
     open = Int(metadata={"description": "Open problems left in the run."})

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from connectors.jobs.problems import PROBLEM_OUTCOMES, SHOWS
 from connectors.models import JOB_STATES, OUTCOMES, RUN_STATUSES
 
+from .converters import MAX_ID
 from .joblist import SORTS as JOB_SORTS
 from .reglist import DIRECTIONS, SORTS
 
@@ -24,18 +25,32 @@ class StrictSchema(Schema):
         ordered = True
 
 
+class Answer(Schema):
+    """What the API answers: every field is always there (``null`` when it has no value), so the
+    document marks them all required and a check of the answers against it catches one left out."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.required = True
+
+
 class ErrorSchema(Schema):
     errors = Dict(keys=Str(), values=List(Str()), required=True,
                   metadata={"description": "Each bad field (or `authorization`, `role`, `resource`, `body`) "
                                            "with its reasons."})
 
 
+#: a row id, or a page number: what the databases' ``INTEGER`` holds
+ID_RANGE = validate.Range(min=1, max=MAX_ID)
+#: the longest filter text a query takes (codes, names, keys)
+SHORT_TEXT = validate.Length(max=200)
+
+
 class PageQuery(StrictSchema):
-    page = Int(load_default=1, validate=validate.Range(min=1))
+    page = Int(load_default=1, validate=ID_RANGE)
     per_page = Int(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-class PageInfo(Schema):
+class PageInfo(Answer):
     page = Int()
     per_page = Int()
     total = Int()
@@ -44,19 +59,20 @@ class PageInfo(Schema):
 # ---- jobs and runs ------------------------------------------------------------------------------
 
 class JobQuery(PageQuery):
-    event = Str(metadata={"description": "Only this event's jobs (its code)."})
+    event = Str(validate=SHORT_TEXT, metadata={"description": "Only this event's jobs (its code)."})
     scope = Str(validate=validate.OneOf(("event", "account")),
                 metadata={"description": "`account`: account-level jobs only (administrators)."})
     state = Str(validate=validate.OneOf(JOB_STATES))
-    application = Str(metadata={"description": "An application's name, e.g. `marketo`."})
-    job_type = Str(metadata={"description": "A job type key, e.g. `marketo.import_leads_as_registrations`."})
+    application = Str(validate=SHORT_TEXT, metadata={"description": "An application's name, e.g. `marketo`."})
+    job_type = Str(validate=SHORT_TEXT,
+                   metadata={"description": "A job type key, e.g. `marketo.import_leads_as_registrations`."})
     sort = Str(load_default="submitted", validate=validate.OneOf(list(JOB_SORTS)),
                metadata={"description": "`submitted` (default), `name`, `job_type` (by its label), `status` or "
                                         "`next_run` (jobs without one last)."})
     direction = Str(load_default="desc", validate=validate.OneOf(list(DIRECTIONS)))
 
 
-class RunSummary(Schema):
+class RunSummary(Answer):
     id = Int()
     status = Str(metadata={"enum": list(RUN_STATUSES)})
     trigger = Str()
@@ -66,7 +82,7 @@ class RunSummary(Schema):
     ended_at = DateTime(allow_none=True)
 
 
-class JobOut(Schema):
+class JobOut(Answer):
     id = Int()
     name = Str()
     event = Str(allow_none=True, metadata={"description": "The event's code; null for an account-level job."})
@@ -84,14 +100,15 @@ class JobOut(Schema):
     last_run = Nested(RunSummary, allow_none=True)
 
 
-class JobList(Schema):
+class JobList(Answer):
     jobs = List(Nested(JobOut))
     page = Nested(PageInfo)
 
 
 class JobSubmit(StrictSchema):
-    job_type = Str(required=True, metadata={"description": "A job type key, e.g. `marketo.import_leads_as_registrations`."})
-    event = Str(load_default=None, allow_none=True,
+    job_type = Str(required=True, validate=validate.Length(min=1, max=200),
+                   metadata={"description": "A job type key, e.g. `marketo.import_leads_as_registrations`."})
+    event = Str(load_default=None, allow_none=True, validate=SHORT_TEXT,
                 metadata={"description": "The event's code; leave out for an account-level job (administrators)."})
     params = Dict(load_default=dict, metadata={"description": "The job type's parameters (checked by its schema)."})
     schedule = Dict(load_default=None, allow_none=True,
@@ -109,27 +126,27 @@ class JobPatch(StrictSchema):
         "Naive times are read in `timezone` (default: the event's). Bad fields come back as `schedule.<field>`.")})
 
 
-class JobCreated(Schema):
+class JobCreated(Answer):
     job = Nested(JobOut)
     run = Nested(RunSummary, allow_none=True, metadata={"description": "The queued run when it runs now."})
 
 
 class ClearJobs(StrictSchema):
-    event = Str(load_default=None, allow_none=True,
+    event = Str(load_default=None, allow_none=True, validate=SHORT_TEXT,
                 metadata={"description": "The event whose ended jobs go; leave out for account-level jobs (administrators)."})
 
 
-class Removed(Schema):
+class Removed(Answer):
     removed = Int()
 
 
 class RunQuery(PageQuery):
-    job_id = Int()
-    event = Str()
+    job_id = Int(validate=ID_RANGE)
+    event = Str(validate=SHORT_TEXT)
     status = Str(validate=validate.OneOf(RUN_STATUSES))
 
 
-class Progress(Schema):
+class Progress(Answer):
     done = Int()
     total = Int(allow_none=True)
     percent = fields.Float(allow_none=True)
@@ -137,7 +154,7 @@ class Progress(Schema):
     seconds_left = fields.Float(allow_none=True)
 
 
-class LogEntry(Schema):
+class LogEntry(Answer):
     at = Str()
     level = Str()
     message = Str()
@@ -156,12 +173,12 @@ class RunOut(RunSummary):
     log = List(Nested(LogEntry))
 
 
-class RunList(Schema):
+class RunList(Answer):
     runs = List(Nested(RunSummary))
     page = Nested(PageInfo)
 
 
-class CancelOut(Schema):
+class CancelOut(Answer):
     cancelled = Bool(metadata={"description": "False when the run had already ended."})
     run = Nested(RunOut)
 
@@ -177,7 +194,7 @@ class RecordQuery(PageQuery):
                metadata={"description": "`open` (default: not dismissed), `dismissed` or `all`."})
 
 
-class RecordOut(Schema):
+class RecordOut(Answer):
     id = Int()
     record_key = Str()
     outcome = Str(metadata={"enum": list(OUTCOMES)})
@@ -189,14 +206,14 @@ class RecordOut(Schema):
     dismissed_by = Str(allow_none=True)
 
 
-class RecordList(Schema):
+class RecordList(Answer):
     records = List(Nested(RecordOut))
     page = Nested(PageInfo)
 
 
 # ---- plugin configurations ----------------------------------------------------------------------
 
-class TaskOut(Schema):
+class TaskOut(Answer):
     id = Int()
     kind = Str()
     status = Str()
@@ -207,13 +224,13 @@ class TaskOut(Schema):
     ended_at = DateTime(allow_none=True)
 
 
-class LastTest(Schema):
+class LastTest(Answer):
     passed = Bool()
     message = Str()
     tested_at = DateTime(allow_none=True)
 
 
-class PluginConfigOut(Schema):
+class PluginConfigOut(Answer):
     id = Int()
     application = Str()
     name = Str()
@@ -224,7 +241,7 @@ class PluginConfigOut(Schema):
     last_test = Nested(LastTest, allow_none=True)
 
 
-class PluginConfigList(Schema):
+class PluginConfigList(Answer):
     plugin_configs = List(Nested(PluginConfigOut))
 
 
@@ -237,7 +254,7 @@ class ConnectionUpdate(StrictSchema):
     enabled = Bool(load_default=None, allow_none=True)
 
 
-class TasksOut(Schema):
+class TasksOut(Answer):
     check = Nested(TaskOut, allow_none=True)
     describe_fields = Nested(TaskOut, allow_none=True)
     last_test = Nested(LastTest, allow_none=True)
@@ -261,7 +278,7 @@ class StatusMappingRow(Schema):
     direction = Str(required=True)
     certain_status = Str(required=True)
     remote_status = Str(required=True)
-    event_id = Int(load_default=None, allow_none=True)
+    event_id = Int(load_default=None, allow_none=True, validate=ID_RANGE)
 
 
 class StatusMappings(StrictSchema):
@@ -270,26 +287,26 @@ class StatusMappings(StrictSchema):
 
 # ---- events and registrations -------------------------------------------------------------------
 
-class EventOut(Schema):
+class EventOut(Answer):
     code = Str()
     name = Str()
     timezone = Str()
 
 
-class EventList(Schema):
+class EventList(Answer):
     events = List(Nested(EventOut))
 
 
 class RegistrationQuery(StrictSchema):
     q = Str(load_default="", validate=validate.Length(max=200),
             metadata={"description": "E-mail, name or registration code; part of it is enough."})
-    status = Str(load_default="")
+    status = Str(load_default="", validate=SHORT_TEXT)
     sort = Str(load_default="code", validate=validate.OneOf(list(SORTS)))
     direction = Str(load_default="asc", validate=validate.OneOf(list(DIRECTIONS)))
-    page = Int(load_default=1, validate=validate.Range(min=1))
+    page = Int(load_default=1, validate=ID_RANGE)
 
 
-class RegistrationOut(Schema):
+class RegistrationOut(Answer):
     id = Int()
     registration_code = Str()
     status = Str()
@@ -301,12 +318,12 @@ class RegistrationOut(Schema):
     date_modified = DateTime(allow_none=True)
 
 
-class RegistrationList(Schema):
+class RegistrationList(Answer):
     registrations = List(Nested(RegistrationOut))
     page = Nested(PageInfo)
 
 
-class SubjectOut(Schema):
+class SubjectOut(Answer):
     code = Str()
     name = Str()
     status = Str(allow_none=True)
@@ -321,7 +338,7 @@ class StatusChange(StrictSchema):
     status = Str(required=True, validate=validate.Length(min=1, max=100))
 
 
-class StatusChangeOut(Schema):
+class StatusChangeOut(Answer):
     changed = Bool(metadata={"description": "False when it already had that status: nothing was recorded."})
     previous = Str(allow_none=True)
     current = Str()
@@ -330,9 +347,10 @@ class StatusChangeOut(Schema):
 
 # ---- tokens -------------------------------------------------------------------------------------
 
-class IngestResult(Schema):
+class IngestResult(Answer):
     accepted = Int()
     unchanged = Int()
+    stale = Int()
     duplicate = Int()
     rejected = Int()
     results = List(Dict())

@@ -10,6 +10,8 @@ from marshmallow import Schema, ValidationError
 
 from connectors.errors import flatten_messages
 
+from .input_guard import problems_in, query_problems
+
 #: Who may call an operation, as the document says it (the views check it with ``access``).
 ROLES = {"any": "Administrators and event builders (event builders: their assigned events only).",
          "admin": "Administrators only (event builders get 403).",
@@ -38,6 +40,15 @@ def operation(summary: str, *, tag: str, **notes: Any) -> Callable:
     return mark
 
 
+#: Where each error status puts its reason when no field is to blame.
+GENERAL_FIELD = {400: "body", 401: "authorization", 403: "role", 404: "resource", 405: "method", 409: "state",
+                 413: "body", 415: "body", 422: "body", 500: "server"}
+
+
+def general_field(status: int) -> str:
+    return GENERAL_FIELD.get(status, "request")
+
+
 def error_response(status: int, messages: dict[str, list[str]]):
     return make_response(jsonify(errors=messages), status)
 
@@ -52,6 +63,9 @@ class ApiError(Exception):
 
 def load_query(schema: type[Schema]) -> dict[str, Any]:
     """The query string checked by ``schema`` (400 naming each bad parameter)."""
+    unstorable = query_problems(request.args)
+    if unstorable:
+        raise ApiError(400, unstorable)
     try:
         return schema().load(request.args.to_dict())
     except ValidationError as exc:
@@ -60,9 +74,12 @@ def load_query(schema: type[Schema]) -> dict[str, Any]:
 
 def load_body(schema: type[Schema]) -> dict[str, Any]:
     """The JSON body checked by ``schema`` (400 when it is not a JSON object, 422 naming each bad field)."""
-    body = request.get_json(silent=True)
+    body = request.get_json(silent=True)  # None when unreadable, nested too deep included (``input_guard``)
     if not isinstance(body, dict):
         raise ApiError(400, {"body": ["send a JSON object (Content-Type: application/json)"]})
+    unstorable = problems_in(body)
+    if unstorable:
+        raise ApiError(422, unstorable)
     try:
         return schema().load(body)
     except ValidationError as exc:

@@ -10,6 +10,7 @@ from connectors.jobs import problems as core
 from connectors.jobs.problems import ProblemFilter, RetryRefused
 
 from . import access
+from .converters import MAX_ID, id_from
 from .db import get_db
 from .joblist import timezone_of
 
@@ -22,7 +23,8 @@ def view(run_id: int):
     db = get_db()
     run = access.run_or_404(run_id)
     flt = ProblemFilter.from_args(request.args)
-    shown = core.page(db, run, flt, request.args.get("page", 1, type=int), PER_PAGE)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_ID)  # past the end: the last page
+    shown = core.page(db, run, flt, page, PER_PAGE)
     return render_template("runs/problems.html", run=run, job=run.job, flt=flt, shown=shown,
                            choices=core.choices(db, run), open_count=core.open_count(db, run.id),
                            outcomes=core.PROBLEM_OUTCOMES, tz=timezone_of(run.job))
@@ -43,10 +45,10 @@ def _chosen(run) -> tuple[list[int] | None, ProblemFilter]:
     (``all``), or the ticked rows (``record_id``)."""
     flt = ProblemFilter.from_args(request.form)
     if request.form.get("only"):
-        return [request.form.get("only", type=int) or 0], flt
+        return [id_from(request.form["only"]) or 0], flt
     if request.form.get("all"):
         return None, flt
-    return [int(v) for v in request.form.getlist("record_id") if v.isdigit()], flt
+    return [n for n in map(id_from, request.form.getlist("record_id")) if n is not None], flt
 
 
 def _back(run, flt: ProblemFilter):

@@ -20,6 +20,7 @@ from connectors.jobs.submit import run_now as core_run_now
 from connectors.models import OUTCOMES, Delivery, Job, JobRun, utcnow
 
 from . import access, job_edit, joblist, paramforms, problems, runchart
+from .converters import id_from
 from .db import get_db, registry
 from .filters import iso, local_time
 
@@ -80,8 +81,9 @@ def job_detail(job_id: int):
     runs = list(db.scalars(select(JobRun).where(JobRun.job_id == job.id).order_by(JobRun.id.desc()).limit(RUNS_SHOWN)))
     selected = runs[0] if runs else None
     wanted = request.args.get("run", type=int)
-    if wanted is not None:
-        selected = db.scalar(select(JobRun).where(JobRun.id == wanted, JobRun.job_id == job.id))
+    if wanted is not None:  # a number past the database's integer is no run of this job either
+        selected = db.scalar(select(JobRun).where(JobRun.id == wanted, JobRun.job_id == job.id)) \
+            if id_from(wanted) else None
         if selected is None:
             abort(404)
     problems, problem_count = _problems(db, selected) if selected else ([], 0)

@@ -75,7 +75,14 @@ class World:
 
 @pytest.fixture
 def world(tmp_path) -> World:
-    settings = Settings(instance_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'web.db'}", secret_key="test-key")
+    world = build_world(tmp_path, f"sqlite:///{tmp_path / 'web.db'}")
+    yield world
+    world.services.close()
+
+
+def build_world(tmp_path, database_url: str) -> World:
+    """The seeded accounts on an empty database (SQLite for most tests, PostgreSQL for some)."""
+    settings = Settings(instance_dir=tmp_path, database_url=database_url, secret_key="test-key")
     registry = PluginManager()
     assert registry.add("testplugin", TestPlugin()), registry.load_errors
     services = Services.from_settings(settings, registry)
@@ -98,8 +105,7 @@ def world(tmp_path) -> World:
         ids.update(acme=acme.id, ev1=ev1.id, ev2=ev2.id, admin=admin.id, config=config.id, other=other.id,
                    ev_other=ev_other.id, other_config=other_config.id)
         ids["other_job"] = add_job(s, other.id, ev_other.id, other_config.id, "ended", run_status="succeeded")
-    yield World(services, ids)
-    services.close()
+    return World(services, ids)
 
 
 def add_job(session, account_id: int, event_id: int | None, config_id: int, state: str, *,

@@ -118,12 +118,18 @@ def place_errors(form: ConnectionFormBase, inputs: ConnectionInputs, messages: d
     return general
 
 
+def _row_number(text: str) -> bool:
+    """A row number as the page writes it: a few ASCII digits (``"²".isdigit()`` is true, and a
+    number of thousands of digits is refused by ``int``)."""
+    return text.isascii() and text.isdigit() and len(text) <= 6
+
+
 def _rows(formdata: MultiDict, prefix: str, columns: tuple[str, ...], flags: tuple[str, ...],
           keys: tuple[str, str]) -> list[dict[str, Any]]:
     """Numbered rows in number order, without those ticked for removal or whose ``keys`` are
     both blank (e.g. the empty row offered for adding one)."""
     numbers = sorted({int(key.split("-")[1]) for key in formdata
-                      if key.startswith(prefix + "-") and key.count("-") >= 2 and key.split("-")[1].isdigit()})
+                      if key.startswith(prefix + "-") and key.count("-") >= 2 and _row_number(key.split("-")[1])})
     rows = []
     for n in numbers:
         get = lambda column: formdata.get(f"{prefix}-{n}-{column}", "")  # noqa: E731
@@ -150,7 +156,7 @@ def row_errors(messages: dict[str, list[str]], prefix: str) -> tuple[dict[int, d
     general: list[str] = []
     for path, reasons in messages.items():
         parts = path.split(".")
-        if parts[0] == prefix and len(parts) == 3 and parts[1].isdigit():
+        if parts[0] == prefix and len(parts) == 3 and _row_number(parts[1]):
             by_row.setdefault(int(parts[1]), {}).setdefault(parts[2], []).extend(reasons)
         else:
             general.extend(reasons)
