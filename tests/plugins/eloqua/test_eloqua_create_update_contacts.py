@@ -177,14 +177,16 @@ def test_a_worker_dying_while_a_sync_runs_resumes_by_waiting_for_that_sync(harne
     assert all(p["external_ids"].get("eloqua_contact_id") for p in harness.profiles())
 
 
-def test_a_worker_dying_before_the_sync_started_sends_that_batch_again(harness, sandbox, monkeypatch):
+def test_a_worker_dying_before_the_sync_started_starts_the_uploaded_batchs_sync(harness, sandbox, monkeypatch):
     revive = die_on_call(monkeypatch, EloquaClient, "start_sync", 3)  # batch 1 import, its id export, batch 2
     run_id = harness.submit(KEY, {"batch_size": 50})
     crashed = harness.execute(run_id)
-    assert crashed.status == "running" and crashed.checkpoint["pending"] is None and crashed.checkpoint["sent"] == 50
+    pending = crashed.checkpoint["pending"]
+    assert crashed.status == "running" and crashed.checkpoint["sent"] == 50
+    assert pending["stage"] == "uploaded" and len(pending["entries"]) == 50 and "sync_uri" not in pending
     revive()
     resumed = take_over(harness, run_id)
     assert resumed.status == "succeeded", resumed.error
     assert resumed.counters == {"created": ATTENDEES}
-    staged_never_synced = len(uploaded_rows(sandbox, DATA)) - ATTENDEES
-    assert staged_never_synced == 50 and len(sandbox.all_contacts()) == 400 + ATTENDEES
+    assert len(uploaded_rows(sandbox, DATA)) == ATTENDEES  # the staged batch was synced, not uploaded again
+    assert len(imports(sandbox, IMPORTS)) == 3 and len(sandbox.all_contacts()) == 400 + ATTENDEES

@@ -151,7 +151,8 @@ def test_crash_mid_import_resumes_in_the_same_export_after_rows_done(harness, sa
     assert len(harness.registrations()) == importable()
 
 
-def test_an_expired_export_is_replaced_and_rows_come_back_unchanged(harness, sandbox, big_list, monkeypatch):
+def test_an_expired_export_is_replaced_and_the_leads_already_imported_are_skipped(harness, sandbox, big_list,
+                                                                                 monkeypatch):
     revive = die_on_batch(monkeypatch, 2)
     run_id = harness.submit(KEY, params(big_list, mode="bulk"))
     assert harness.execute(run_id).checkpoint["bulk"]["rows_done"] == 1000
@@ -160,7 +161,10 @@ def test_an_expired_export_is_replaced_and_rows_come_back_unchanged(harness, san
     result = take_over(harness, run_id)
     assert result.status == "succeeded" and len(creates(sandbox)) == 2
     assert any("is gone: exporting the list again" in line["message"] for line in result.log)
-    assert len(harness.registrations()) == importable() and result.counters["unchanged"] > 0
+    assert len(harness.registrations()) == importable()
+    assert result.counters == {"created": importable(), "skipped": LEADS - importable()}  # each lead counted once
+    members = sandbox.list_members(big_list["id"])
+    assert result.checkpoint["taken"] == [[min(members), max(members)]]  # leads made together: one range
 
 
 def test_auto_mode_exports_in_bulk_above_the_threshold(harness, sandbox, big_list):

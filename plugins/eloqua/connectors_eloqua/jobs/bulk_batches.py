@@ -1,12 +1,23 @@
 """What the Bulk-import jobs share: a batch is one import definition, its upload and one sync;
-the run's checkpoint names the started sync so that an interrupted attempt resumes by waiting
-for it (and recording its outcome) instead of importing the batch again.
+the run's checkpoint follows the batch through three stages so that an attempt that resumes
+after a worker died goes on from where the dead one was instead of importing the batch again
+(which would make Eloqua answer "updated" for the contacts the first import created):
 
-The checkpoint is ``{run_id, after, done, sent, pending}``: ``after`` is the position of the last
-registration looked at, ``pending`` the started sync (definition and sync URIs and, in upload
-order, the saved entries of its rows) or None. A crash before the sync started leaves only
-staged data on a definition no sync will ever run: that batch is built and sent again. Rejected
-rows are mapped back by ``recordIndex`` (1-based in the upload order, spec §3.5).
+- ``created``: the definition exists, nothing is staged for sure. The checkpoint still stands
+  before the batch; resuming deletes the definition (with whatever half an upload left on it:
+  no sync ever ran on it) and builds and sends the batch again.
+- ``uploaded``: the rows are staged. From here the checkpoint stands after the batch (its
+  position, its rows' entries in upload order, the records noted while walking); resuming
+  starts the definition's sync — or finds the one the dead attempt started
+  (``resume_or_start_sync``: a definition gets one sync, so any sync on it is ours).
+- ``started``: the sync's URI is known; resuming waits for it and records its outcome.
+
+A worker that dies between two stages leaves the remote side one step further than the
+checkpoint says, and each stage's resume covers exactly that step. The checkpoint is
+``{run_id, after, done, sent, pending}``: ``after`` is the position of the last registration
+looked at, ``pending`` the batch in flight (``stage``, ``definition_uri`` and from ``uploaded``
+on ``entries``, from ``started`` on ``sync_uri``) or None. Rejected rows are mapped back by
+``recordIndex`` (1-based in the upload order, spec §3.5).
 
 No database transaction stays open while Eloqua is called: on SQLite the run's session holds the
 write lock from its first read to its commit, which would stop every other writer (the web, other
@@ -21,8 +32,10 @@ from typing import Any
 from connectors import JobContext, JobFailed
 
 from ..client import EloquaClient
-from ..errors import BulkSyncError, BulkSyncTimeout
-from .bulk_runs import forget
+from ..errors import BulkSyncError, BulkSyncTimeout, EloquaError, EloquaRateLimited
+from .bulk_runs import forget, resume_or_start_sync
+
+CREATED, UPLOADED, STARTED = "created", "uploaded", "started"
 
 
 class BulkBatches:
@@ -45,21 +58,33 @@ class BulkBatches:
         self.position = self.skip_upto = 0 if walk_again else state.get("after", 0)
         self.sent, self.done = (0, 0) if walk_again else (state.get("sent", 0), state.get("done", 0))
         self.noted: list[tuple[Any, ...]] = []
+        #: where the checkpoint stands (what a batch's ``created`` stage saves again)
+        self.committed = {"after": self.position, "done": self.done, "sent": self.sent}
 
     # -- checkpoint --------------------------------------------------------------------------------------------
     def finish_pending(self) -> None:
-        """An interrupted attempt left a started sync behind: wait for it and record its rows."""
+        """An interrupted attempt left a batch in flight: go on from the stage its checkpoint names
+        (drop a half-staged definition, start or find a staged one's sync, wait for a started one)."""
         pending = self.state.get("pending")
         if self.state.get("run_id") not in (None, self.ctx.run_id):
             self.ctx.log.info("going on from run #%s, which Eloqua's throttling stopped", self.state["run_id"])
-        if pending:
-            self.ctx.log.info("resuming after %s registrations: waiting for sync %s of the last batch started",
+        if not pending:
+            if self.skip_upto:
+                self.ctx.log.info("resuming after %s registrations", self.done)
+            return
+        release(self.ctx)
+        stage = pending.get("stage", STARTED)  # checkpoints saved before stages existed named a started sync
+        if stage == CREATED:
+            self.ctx.log.info("resuming after %s registrations: the last batch never finished uploading, it is "
+                              "sent again", self.done)
+            self.forget(pending["definition_uri"])
+        else:
+            if stage == UPLOADED:
+                pending = self.start(pending)
+            self.ctx.log.info("resuming after %s registrations: waiting for sync %s of the last batch",
                               self.done, pending["sync_uri"])
-            release(self.ctx)
             self.settle(pending)
-            self.save()
-        elif self.skip_upto:
-            self.ctx.log.info("resuming after %s registrations", self.done)
+        self.save()
 
     def note(self, key: str, outcome: str, code: str | None = None, message: str | None = None,
              stage: str | None = None) -> None:
@@ -70,26 +95,43 @@ class BulkBatches:
         for key, outcome, code, message, stage in self.noted:
             self.ctx.record(key, outcome, code, message, stage=stage)
         self.noted = []
-        self.ctx.checkpoint.save({"run_id": self.ctx.run_id, "after": self.position, "done": self.done,
-                                  "sent": self.sent, "pending": pending})
+        self.committed = {"after": self.position, "done": self.done, "sent": self.sent}
+        self.ctx.checkpoint.save({"run_id": self.ctx.run_id, **self.committed, "pending": pending})
 
     # -- one batch ---------------------------------------------------------------------------------------------
     def import_batch(self, rows: list[dict[str, Any]], entries: list[list[Any]]) -> None:
-        """Upload ``rows`` through a new definition, start its sync, checkpoint it, wait, record."""
+        """Create a definition, upload ``rows``, start its sync — checkpointing each stage — then
+        wait and record."""
         release(self.ctx)
         name = f"Certain {self.noun} run {self.ctx.run_id} after {self.position}"
         uri = self.client.create_definition(self.path, {**self.definition, "name": name})["uri"]
+        # the checkpoint stays before the batch (records noted while walking wait): resuming drops it
+        self.ctx.checkpoint.save({"run_id": self.ctx.run_id, **self.committed,
+                                  "pending": {"stage": CREATED, "definition_uri": uri}})
         try:
             uploaded = self.client.upload_rows(uri, rows)
-            sync = self.client.start_sync(uri)
         except BaseException:
             self.forget(uri)
             raise
-        self.ctx.log.info("batch of %s %s uploaded in %s file(s), sync %s", uploaded.rows, self.noun, uploaded.files,
-                          sync["uri"])
-        pending = {"definition_uri": uri, "sync_uri": sync["uri"], "entries": entries}
+        self.ctx.log.info("batch of %s %s uploaded in %s file(s)", uploaded.rows, self.noun, uploaded.files)
+        pending = {"stage": UPLOADED, "definition_uri": uri, "entries": entries}
+        self.save(pending)  # from here on an interruption resumes by starting (or finding) this batch's sync
+        self.settle(self.start(pending))
+
+    def start(self, pending: dict[str, Any]) -> dict[str, Any]:
+        """Start the sync of an uploaded batch — or find the one an attempt that died started —
+        and checkpoint it."""
+        try:
+            sync = resume_or_start_sync(self.client, pending["definition_uri"])
+        except EloquaRateLimited:
+            raise  # the run stops throttled: the next run starts this sync (the checkpoint names it)
+        except EloquaError:
+            self.forget(pending["definition_uri"])
+            raise
+        self.ctx.log.info("sync %s of %s %s started", sync["uri"], len(pending["entries"]), self.noun)
+        pending = {**pending, "stage": STARTED, "sync_uri": sync["uri"]}
         self.save(pending)  # from here on an interruption resumes by waiting for this sync
-        self.settle(pending)
+        return pending
 
     def settle(self, pending: dict[str, Any]) -> None:
         entries = pending["entries"]

@@ -1,12 +1,12 @@
 """The batches of Create or Update Contacts: one Bulk import definition and one sync per batch,
 then Eloqua's verdict per row and the contact ids kept on the profiles.
 
-Crash safety: once a batch's sync is started, the checkpoint names it (its URI and, in upload
-order, the registrations it carries), so an attempt that resumes waits for that sync and
-records its outcome instead of importing the batch again. A crash before the sync started
-leaves only staged data on a definition no sync will ever run; the batch is sent again. A crash
-between the sync's start and the checkpoint sends the batch twice, which is harmless: contacts
-are matched by email. Rejected rows (``recordIndex`` is 1-based in the upload order) are
+Crash safety (``bulk_batches``): the checkpoint names a batch's definition once created, once
+its rows are staged (with, in upload order, the registrations it carries) and once its sync is
+started, so an attempt that resumes goes on from that step — dropping a half-staged definition
+and sending the batch again, starting or finding the staged one's sync, or waiting for the
+started one — and never imports a batch twice (Eloqua would then call "updated" the contacts its
+first import created). Rejected rows (``recordIndex`` is 1-based in the upload order) are
 recorded failed on the registrations they came from and stay out of the ledger, so they are
 sent again next time.
 

@@ -12,8 +12,12 @@ as a reject (ELQ-00085) and is reported per registration, as is any other reject
 learnt from the members are kept on the profiles.
 
 Each batch of registrations commits with its position, so an attempt that dies resumes after
-the last saved batch (earlier registrations are read again only to know who is wanted). A batch
-sent but not saved is sent again: Eloqua adds a member once, so it then shows ``unchanged``.
+the last saved batch (earlier registrations are read again only to know who is wanted). Before a
+batch's sync action runs, the checkpoint keeps which registrations it sends (their positions, as
+ranges: ``adding``) — or, taking members out, which contacts (``removing``); the batch's other
+records wait until after the sync so that mark commits nothing else. An attempt that resumes
+after one died with a batch in flight finds those contacts already in (or out of) the list and
+counts them ``created`` (``updated``) as the dead attempt would have, never ``unchanged``.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from ..client import EloquaClient
 from ..errors import EloquaNotFound
 from .bulk_runs import definition_name, forget, sync_deadline, throttling_resumes, wait_for
 from .common import client_for_run, eloqua_errors
+from .id_ranges import IdRanges, compact
 from .outbound import (
     FILTER_CHOICES, RegistrationFilterParams, known_contact_id, link_contact_ids, registration_filters, registration_key,
 )
@@ -93,6 +98,9 @@ class _ListUpdate:
         self.state: dict[str, Any] = dict(ctx.checkpoint.load() or {})
         self.wanted_emails: set[str] = set()
         self.wanted_ids: set[str] = set()
+        # what a dead attempt's last sync action carried (see the module docstring)
+        self.adding = IdRanges(self.state.pop("adding", None))
+        self.removing = IdRanges(self.state.pop("removing", None))
 
     @property
     def destination(self) -> str:
@@ -141,22 +149,14 @@ class _ListUpdate:
         by_email = {email: cid for cid, email in members.items() if email}
         handled_upto = state["after"]
         for batch in ctx.store.iter_registrations(**filters, batch_size=BATCH):
-            newcomers: list[tuple[str, str]] = []
-            links: dict[str, tuple[str, str]] = {}
-            for view in batch:
-                member = self._classify(view, members, by_email, record=view.position > handled_upto)
-                if view.position <= handled_upto or member is False:
-                    continue
-                key = registration_key(view)
-                if member is None:
-                    newcomers.append((key, view.profile["email"].strip()))
-                    continue
-                ctx.record(key, "unchanged", stage="list")
-                if known_contact_id(view) != member:
-                    links[key] = (view.registration_code, member)
+            newcomers, links, notes = self._sort_batch(batch, members, by_email, handled_upto)
             if batch[-1].position <= handled_upto:
                 continue
-            self._send("add", [(key, {EMAIL_COLUMN: email}, email) for key, email in newcomers])
+            if newcomers:  # the mark commits before the sync action, alone (the batch's records wait)
+                self._save(adding=compact(position for position, _, _ in newcomers))
+            self._send("add", [(key, {EMAIL_COLUMN: email}, email) for _, key, email in newcomers])
+            for note in notes:
+                ctx.record(*note)
             for key, failed in link_contact_ids(ctx, links).items():
                 ctx.log.warning("%s: Eloqua contact id not kept on the profile: %s", key, failed.message)
             state.update(after=batch[-1].position, done=state["done"] + sum(v.position > handled_upto for v in batch))
@@ -167,10 +167,30 @@ class _ListUpdate:
                 return False
         return True
 
+    def _sort_batch(self, batch: list[RegistrationView], members: dict[str, str], by_email: dict[str, str],
+                    handled_upto: int) -> tuple[list[tuple[int, str, str]], dict[str, tuple[str, str]], list[tuple]]:
+        """The batch's newcomers ``(position, key, email)``, the contact ids to keep on profiles,
+        and the records of the others (to make once the batch's sync action is done)."""
+        newcomers, links, notes = [], {}, []
+        for view in batch:
+            member = self._classify(view, members, by_email, notes if view.position > handled_upto else None)
+            if view.position <= handled_upto or member is False:
+                continue
+            key = registration_key(view)
+            if member is None:
+                newcomers.append((view.position, key, view.profile["email"].strip()))
+                continue
+            # a member the dead attempt's last sync action put in was added by this run
+            notes.append((key, "created", None, None, "add") if view.position in self.adding
+                         else (key, "unchanged", None, None, "list"))
+            if known_contact_id(view) != member:
+                links[key] = (view.registration_code, member)
+        return newcomers, links, notes
+
     def _classify(self, view: RegistrationView, members: dict[str, str], by_email: dict[str, str],
-                  record: bool) -> str | None | bool:
+                  notes: list[tuple] | None) -> str | None | bool:
         """The member contact id of a wanted registration, None if its contact is not a member yet,
-        False if it cannot be put in (recorded when ``record``)."""
+        False if it cannot be put in (noted in ``notes`` when given)."""
         email = str(view.profile.get("email") or "").strip().lower()
         known = known_contact_id(view)
         member = known if known in members else by_email.get(email) if email else None
@@ -180,8 +200,8 @@ class _ListUpdate:
         elif (email and email in self.wanted_emails) or (member is not None and member in self.wanted_ids):
             problem = ("duplicate", f"another registration of this run has the contact {email or member}")
         if problem:
-            if record:
-                self.ctx.record(registration_key(view), "skipped", *problem, stage="list")
+            if notes is not None:
+                notes.append((registration_key(view), "skipped", *problem, "list"))
             return False
         self.wanted_emails.update([email] if email else [])
         self.wanted_ids.update(i for i in (member, known) if i)
@@ -191,12 +211,24 @@ class _ListUpdate:
     def _remove_unwanted(self, members: dict[str, str]) -> None:
         gone = [(cid, email) for cid, email in members.items()
                 if cid not in self.wanted_ids and not (email and email in self.wanted_emails)]
+        if self.removing:
+            self._count_removed_by_the_dead_attempt(members)
         for start in range(0, len(gone), BATCH):
             chunk = gone[start:start + BATCH]
+            self._save(removing=compact(int(cid) for cid, _ in chunk if cid.isdigit()))
             self._send("remove", [(f"contact {cid} <{email}>" if email else f"contact {cid}", {ID_COLUMN: cid}, email)
                                   for cid, email in chunk], part=start)
             self._save()
         self.ctx.log.info("%s members no chosen registration accounts for were taken out", len(gone))
+
+    def _count_removed_by_the_dead_attempt(self, members: dict[str, str]) -> None:
+        """The contacts the last sync action of an attempt that died was taking out and that
+        are no longer members: that action took them out, so they count as removed (``updated``)."""
+        members_now = {int(cid) for cid in members if cid.isdigit()}
+        gone = [cid for first, last in self.removing.ranges for cid in range(first, last + 1) if cid not in members_now]
+        for cid in gone:
+            self.ctx.record(f"contact {cid}", "updated", stage="remove")
+        self._save()
 
     # -- one sync action ----------------------------------------------------------------------------------
     def _send(self, action: str, rows: list[tuple[str, dict[str, str], str]], part: int = 0) -> None:
@@ -230,9 +262,10 @@ class _ListUpdate:
         self.ctx.log.info("%s: %s %s contacts (%s), %s rejected", result.sync_uri, action, result.count(code), code,
                           len(result.rejects))
 
-    def _save(self, finished: bool = False) -> None:
+    def _save(self, finished: bool = False, **in_flight: list[list[int]]) -> None:
+        """Commit the state; ``adding`` / ``removing`` name a sync action about to run."""
         self.state["finished"] = finished
-        self.ctx.checkpoint.save(dict(self.state))
+        self.ctx.checkpoint.save({**self.state, **in_flight})
 
 
 UPDATE_CONTACT_LIST = JobType(

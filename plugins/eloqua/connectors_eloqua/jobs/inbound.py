@@ -6,8 +6,10 @@ change), and one Bulk export of them read a page at a time.
 After each page the checkpoint holds the bookmark ``{export: {definition, sync, filter},
 offset, done}`` and commits with what the page wrote, so an attempt that dies resumes in the
 same export after the last saved page. If the export's data is gone by then (retention over),
-the same contacts are exported again from the first row: rows already imported come back
-``unchanged``.
+the same contacts are exported again and read from its first row, skipping the contacts this run
+already imported: their ids commit with each page as ranges (``taken``, see ``id_ranges``), as
+a new export need not list them in the same order. Past ``MAX_RANGES`` scattered ids the run
+stops keeping them and a new export's known rows come back ``unchanged``.
 
 A retry run (``ctx.only_keys``) exports only the contacts its keys name: their ids join the
 export filter while it stays within Eloqua's 1000 characters, and the rows read are kept to them.
@@ -26,6 +28,7 @@ from ..client import EloquaClient
 from ..errors import EloquaError, EloquaRateLimited, ExportExpired
 from .bulk_runs import RETENTION, definition_name, forget, resume_or_start_sync, wait_for
 from .common import CONTACT_ID_SYSTEM
+from .id_ranges import IdRanges
 
 #: export columns of the contact's id and last change (mapped fields keep their internal names)
 ID_COLUMN, UPDATED_COLUMN = "ContactId", "ContactUpdatedAt"
@@ -157,6 +160,7 @@ class ContactExport:
         self.ctx, self.client, self.params, self.import_rows = ctx, client, params, import_rows
         self.state: dict[str, Any] = dict(ctx.checkpoint.load() or {})
         self.retry_ids = retry_contact_ids(ctx)  # a retry reads only these contacts
+        self.taken = IdRanges(self.state.get("taken"), tracking=self.state.get("taken", []) is not None)
 
     def run(self) -> None:
         ctx, state = self.ctx, self.state
@@ -216,7 +220,8 @@ class ContactExport:
             if not export_text:
                 body.pop("filter")
             definition_uri = self.client.create_definition("contacts/exports", body)["uri"]
-            self.state.update(export={"definition": definition_uri, "filter": export_text}, offset=0, done=0)
+            self.state.update(export={"definition": definition_uri, "filter": export_text}, offset=0,
+                              done=self.state.get("done", 0) if again else 0)
             self._save()
             sync = self.client.start_sync(definition_uri)
         else:  # an earlier attempt made the definition and may have started its sync
@@ -232,10 +237,12 @@ class ContactExport:
         pages = self.client.export_pages(export["sync"], limit=self.params["page_size"], offset=state.get("offset", 0))
         wanted = set(self.retry_ids) if self.retry_ids is not None else None
         for page in pages:
-            items = [r for r in page.items if str(r.get(ID_COLUMN)) in wanted] if wanted is not None else page.items
+            fresh = [r for r in page.items if r.get(ID_COLUMN) not in self.taken]  # not from an export now gone
+            items = [r for r in fresh if str(r.get(ID_COLUMN)) in wanted] if wanted is not None else fresh
             if items:
                 self.import_rows(ctx, items, self.params)
-            state.update(offset=page.next_offset, done=state.get("done", 0) + len(page.items))
+                self.taken.add(int(r[ID_COLUMN]) for r in items if str(r.get(ID_COLUMN) or "").isdigit())
+            state.update(offset=page.next_offset, done=state.get("done", 0) + len(fresh))
             ctx.progress(state["done"], page.total)
             self._save()
             if page.has_more and ctx.cancelled():
@@ -245,7 +252,7 @@ class ContactExport:
         return True
 
     def _save(self, finished: bool = False) -> None:
-        self.state["finished"] = finished
+        self.state.update(finished=finished, taken=self.taken.saved())
         self.ctx.checkpoint.save(dict(self.state))
 
 

@@ -42,6 +42,11 @@ sends only those whose fingerprint changed: linking lead ids back touches every 
 watermark alone would send everything again on the next run; and a run resuming after a quota stop
 sends nothing twice. A registration that takes over a key already sent in this run goes even when
 its own fingerprint is unchanged: the lead just got older data.
+
+A chunk in flight: before each call the checkpoint notes the moment (``inflight``). A worker that
+dies after Marketo created a chunk's leads but before the chunk committed leaves that note; the
+attempt that resumes sends the chunk again, Marketo answers "updated", and the leads created after
+the note are counted ``created`` (``inflight.py``): the counts match what the run did in Marketo.
 """
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ from marshmallow import fields, validate
 from connectors import JobContext, JobFailed, JobType, RegistrationView
 
 from ..client import MarketoClient
+from . import inflight
 from .common import client_for_run, marketo_errors
 from .lead_claims import KeyClaims, Verdict, modified_rank
 from .outbound import (
@@ -184,6 +190,9 @@ class _Sender:
         position, self.sent = state.get("after", 0), state.get("sent", 0)
         same_run = state.get("run_id") == ctx.run_id
         self.skip_upto = position if same_run or not params["incremental"] else 0
+        self.after = position  # the position the last committed chunk covers
+        #: a chunk this run's dead attempt had in flight: the moment it went (see the module doc)
+        self.inflight = state.get("inflight") if same_run else None
         self.chunk = _Chunk(position=position)
         self.claims = KeyClaims()
         self.done = self.unchanged = self.superseded = 0
@@ -255,6 +264,7 @@ class _Sender:
         chunk, self.chunk = self.chunk, _Chunk(done=self.done, position=self.chunk.position)
         results = []
         if chunk.leads:
+            self._save(sent_at=inflight.mark())  # a crash from here on: ``inflight`` tells the next attempt
             for key in chunk.leads:
                 self.claims.sent(key, None)
             results = self.client.sync_leads([p.payload for p in chunk.leads.values()], action="createOrUpdate",
@@ -274,11 +284,28 @@ class _Sender:
             self._record(list(zip(chunk.leads.values(), results)))
             self.sent += len(chunk.leads)
         ctx.progress(chunk.done)
-        ctx.checkpoint.save({"run_id": ctx.run_id, "after": chunk.position, "sent": self.sent})
+        self.after, self.inflight = chunk.position, None
+        self._save()
+
+    def _save(self, sent_at: str | None = None) -> None:
+        state = {"run_id": self.ctx.run_id, "after": self.after, "sent": self.sent}
+        if sent_at is not None:
+            state["inflight"] = sent_at
+        self.ctx.checkpoint.save(state)
+
+    def _created_by_dead_attempt(self, rows: list[tuple[Planned, dict[str, Any]]]) -> set[str]:
+        """Lead ids Marketo calls "updated" that this run's dead attempt created (the chunk it had
+        in flight, sent again): created at or after its mark, by Marketo's clock."""
+        updated = [r["id"] for _, r in rows if r.get("status") == "updated"]
+        if self.inflight is None or not updated:
+            return set()
+        return inflight.created_since(self.client.get_leads("id", updated, fields=["id", "createdAt"]),
+                                      self.inflight, "id")
 
     def _record(self, rows: list[tuple[Planned, dict[str, Any]]]) -> None:
         ctx, claims = self.ctx, self.claims
         links = {p.record_key: (p.view, r["id"]) for p, r in rows if r.get("status") in ("created", "updated")}
+        created_before = self._created_by_dead_attempt(rows)
         failed_links = link_lead_ids(ctx, links)
         done = {}
         for p, r in rows:
@@ -291,7 +318,7 @@ class _Sender:
                 ctx.record(key, "failed", link.code, f"Marketo {status} lead {r['id']}, but it cannot be kept on the "
                                                      f"profile: {link.message}", stage="link")
             elif status in ("created", "updated"):
-                ctx.record(key, status, stage="load")
+                ctx.record(key, "created" if str(r["id"]) in created_before else status, stage="load")
                 done[p.view.registration_code] = p.fingerprint
             else:
                 code, message = reason_of(r)

@@ -34,6 +34,7 @@ from .common import (
     MATCH_RULES, SOURCE, client_for_run, fields_to_read, import_pages, marketo_errors, resolve_list,
     upsert_lead_profiles,
 )
+from .id_ranges import IdRanges
 
 KEY = "marketo.import_leads_as_registrations"
 MODES = ("auto", "rest", "bulk")
@@ -103,10 +104,10 @@ def import_list(ctx: JobContext, client: MarketoClient, params: dict[str, Any], 
         retry_leads(ctx, client, params, wanted, import_page)
         return
     mode = state.get("mode") or params["mode"]
-    skip: set[int] = set()
+    skip = {int(i) for i in state.get("rest_ids") or ()}  # leads this run imported through REST (auto mode)
     if mode == "auto":
-        pages = _UpToThreshold(client, params["bulk_threshold"], state.get("done", 0))
-        import_pages(ctx, pages, params, static_list, wanted, state, import_page)
+        pages = _UpToThreshold(client, params["bulk_threshold"], state.get("done", 0), skip)
+        _import_rest_pages(ctx, pages, params, static_list, wanted, state, import_page)
         if not pages.more:
             return
         ctx.log.info("the list has more than %s leads: exporting the rest in bulk", params["bulk_threshold"])
@@ -117,13 +118,47 @@ def import_list(ctx: JobContext, client: MarketoClient, params: dict[str, Any], 
         import_pages(ctx, client, params, static_list, wanted, state, import_page)
 
 
+def _import_rest_pages(ctx: JobContext, pages: "_UpToThreshold", params: dict[str, Any], static_list: dict[str, Any],
+                       wanted: list[str], state: dict[str, Any], import_page: PageImporter) -> None:
+    """Auto mode's REST part: ``import_pages``, with the ids of the leads read so far in each
+    page's checkpoint (``rest_ids``). A resumed attempt — in this part or in the bulk export that
+    follows — skips exactly those, so no lead is imported (and counted) twice by the run."""
+    remembering = _WithCheckpoint(ctx, _RememberingCheckpoint(ctx.checkpoint, pages.ids))
+    import_pages(remembering, pages, params, static_list, wanted, state, import_page)
+
+
+class _RememberingCheckpoint:
+    """A checkpoint whose every save also names the leads read so far (``ids``, filled by
+    ``_UpToThreshold`` as pages are served, before their save)."""
+
+    def __init__(self, checkpoint: Any, ids: set[int]):
+        self._checkpoint, self._ids = checkpoint, ids
+
+    def load(self) -> dict[str, Any] | None:
+        return self._checkpoint.load()
+
+    def save(self, state: dict[str, Any]) -> None:
+        self._checkpoint.save({**state, "rest_ids": sorted(self._ids)})
+
+
+class _WithCheckpoint:
+    """The run's context with another ``checkpoint`` (everything else is the context's own)."""
+
+    def __init__(self, ctx: JobContext, checkpoint: Any):
+        self._ctx, self.checkpoint = ctx, checkpoint
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+
 class _UpToThreshold:
     """The client's list pages until ``threshold`` leads were read and more remain (then
-    ``more`` is set); keeps the ids served so the bulk export that follows skips them."""
+    ``more`` is set); keeps the ids served — with those of the attempts before, ``ids`` — so the
+    bulk export that follows skips them."""
 
-    def __init__(self, client: MarketoClient, threshold: int, done: int):
+    def __init__(self, client: MarketoClient, threshold: int, done: int, ids: set[int] | None = None):
         self.client, self.threshold, self.seen = client, threshold, done
-        self.more, self.ids = False, set()
+        self.more, self.ids = False, set(ids or ())
 
     def iter_list_members(self, *args: Any, **kwargs: Any) -> Iterator[Page]:
         for page in self.client.iter_list_members(*args, **kwargs):
@@ -143,7 +178,10 @@ class _BulkImport:
     """The list through one bulk export, ``BULK_BATCH`` rows per commit. The checkpoint's
     ``bulk`` part, ``{export_id, rows_done}``, names the export and how many of its rows (bad
     ones included) are in; resuming re-streams that export from there, or — when it is gone —
-    exports again from row 0 (rows already in come back unchanged)."""
+    exports the list again and skips the leads this run already imported: their ids commit with
+    each batch as ranges (``taken``, see ``id_ranges``; the new export's order need not be the
+    old one's). Past ``MAX_RANGES`` scattered ids the run stops keeping them and a new export's
+    known rows come back ``unchanged``."""
 
     def __init__(self, ctx: JobContext, params: dict[str, Any], static_list: dict[str, Any], state: dict[str, Any],
                  import_page: PageImporter, skip: set[int]):
@@ -151,6 +189,7 @@ class _BulkImport:
         self.skip = skip  # lead ids this run already imported through REST
         self.export = dict(state.get("bulk") or {"export_id": None, "rows_done": 0})
         self.done, self.batch, self.rows = state.get("done", 0), [], 0
+        self.taken = IdRanges(state.get("taken"), tracking=state.get("taken", []) is not None)
 
     def run(self, client: MarketoClient, wanted: list[str]) -> None:
         options = dict(BULK_OPTIONS)
@@ -165,8 +204,8 @@ class _BulkImport:
             with closing(export.records()) as rows:
                 for row in rows:
                     self.rows += 1
-                    if int(row["id"]) in self.skip:
-                        continue
+                    if int(row["id"]) in self.skip or int(row["id"]) in self.taken:
+                        continue  # imported by this run already (through REST, or from an export now gone)
                     self.batch.append(dict(row, id=int(row["id"])))
                     if limit and self.done + len(self.batch) >= limit:
                         break
@@ -185,6 +224,7 @@ class _BulkImport:
     def _commit(self, finished: bool) -> None:
         if self.batch:
             self.import_page(self.ctx, self.batch, self.params)
+            self.taken.add(row["id"] for row in self.batch)
         self.done += len(self.batch)
         self.export["rows_done"] += self.rows
         self.batch, self.rows = [], 0
@@ -192,8 +232,11 @@ class _BulkImport:
         self._save(finished)
 
     def _save(self, finished: bool) -> None:
-        self.ctx.checkpoint.save({"list": self.static_list, "mode": "bulk", "bulk": dict(self.export),
-                                  "done": self.done, "finished": finished})
+        state = {"list": self.static_list, "mode": "bulk", "bulk": dict(self.export), "done": self.done,
+                 "finished": finished, "taken": self.taken.saved()}
+        if self.skip:  # auto mode: a resumed attempt skips the REST leads too
+            state["rest_ids"] = sorted(self.skip)
+        self.ctx.checkpoint.save(state)
 
     def _on_export(self, state: dict[str, Any]) -> None:
         """``ResumableExport`` reports its state; only a new export is saved here (at once, so a
@@ -201,7 +244,8 @@ class _BulkImport:
         if state["export_id"] == self.export["export_id"]:
             return
         if self.export["export_id"]:
-            self.ctx.log.warning("export %s is gone: exporting the list again", self.export["export_id"])
+            self.ctx.log.warning("export %s is gone: exporting the list again (the %s leads already imported are "
+                                 "skipped)", self.export["export_id"], self.done)
         self.export = {"export_id": state["export_id"], "rows_done": 0}
         self.ctx.log.info("export %s of static list %r created", state["export_id"], self.static_list["name"])
         self._save(finished=False)

@@ -17,6 +17,7 @@ from marshmallow import fields, validate
 from connectors import JobContext, JobFailed, RegistrationView
 
 from ..errors import MarketoError, MarketoQuotaExhausted
+from . import inflight
 from .common import client_for_run, marketo_errors
 from .outbound import reason_of, registration_filters
 
@@ -118,6 +119,7 @@ def _send(ctx: JobContext, client, params: dict[str, Any], filters: dict[str, An
     same_run = state.get("run_id") == ctx.run_id
     after = state.get("after", 0) if same_run or not params["incremental"] else 0
     done = state.get("done", 0) if after else 0
+    sent_at = state.get("inflight") if same_run else None  # a batch the dead attempt had in flight (inflight.py)
     if after:
         ctx.log.info("resuming after %s registrations", done)
     if since is not None:
@@ -128,17 +130,16 @@ def _send(ctx: JobContext, client, params: dict[str, Any], filters: dict[str, An
         keyed = [(key, record, _ledger_key(record, dedupe)) for key, record in build(batch)]
         prints = {lkey: _fingerprint(record) for _, record, lkey in keyed}
         fresh = ctx.ledger.changed(prints) if params["incremental"] else prints
+        sending = [(key, record, lkey) for key, record, lkey in keyed if lkey in fresh]
+        if sending:  # before the batch's records: a crash from here on finds the mark, nothing else
+            ctx.checkpoint.save({"run_id": ctx.run_id, "after": after, "done": done, "inflight": inflight.mark()})
         for key, _, lkey in keyed:
             if lkey not in fresh:
                 ctx.record(key, "unchanged")
-        sending = [(key, record, lkey) for key, record, lkey in keyed if lkey in fresh]
-        for start in range(0, len(sending), CHUNK):
-            chunk = sending[start:start + CHUNK]
-            results = client.sync_custom_objects(params["custom_object"], [record for _, record, _ in chunk])
-            ctx.ledger.put({lkey: prints[lkey] for lkey in _record_results(ctx, chunk, results)})
-        done += len(batch)
+        _upload(ctx, client, params["custom_object"], sending, prints, sent_at)
+        done, after, sent_at = done + len(batch), batch[-1].position, None
         ctx.progress(done)
-        ctx.checkpoint.save({"run_id": ctx.run_id, "after": batch[-1].position, "done": done})
+        ctx.checkpoint.save({"run_id": ctx.run_id, "after": after, "done": done})
         if ctx.cancelled():
             ctx.log.info("cancelled after %s registrations", done)
             return
@@ -153,9 +154,30 @@ def _fingerprint(record: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:40]
 
 
+def _upload(ctx: JobContext, client, api_name: str, sending: list[tuple[str, dict[str, Any], str]],
+            prints: dict[str, str], sent_at: str | None) -> None:
+    """Upsert a batch's records ``CHUNK`` at a time; record Marketo's answers, put the ledger's."""
+    for start in range(0, len(sending), CHUNK):
+        chunk = sending[start:start + CHUNK]
+        results = client.sync_custom_objects(api_name, [record for _, record, _ in chunk])
+        created_before = _created_by_dead_attempt(client, api_name, results, sent_at)
+        ctx.ledger.put({lkey: prints[lkey] for lkey in _record_results(ctx, chunk, results, created_before)})
+
+
+def _created_by_dead_attempt(client, api_name: str, results: list[dict[str, Any]], sent_at: str | None) -> set[str]:
+    """GUIDs of the records Marketo calls "updated" that the run's dead attempt created (the batch
+    it had in flight, sent again; ``inflight.py``)."""
+    updated = [r["marketoGUID"] for r in results if r.get("status") == "updated" and r.get("marketoGUID")]
+    if sent_at is None or not updated:
+        return set()
+    found = client.get_custom_objects(api_name, "marketoGUID", updated, fields=["marketoGUID", "createdAt"])
+    return inflight.created_since(found, sent_at, "marketoGUID")
+
+
 def _record_results(ctx: JobContext, chunk: list[tuple[str, dict[str, Any], str]],
-                    results: list[dict[str, Any]]) -> list[str]:
-    """Record Marketo's answer per input (``seq`` orders them); returns the ledger keys it took."""
+                    results: list[dict[str, Any]], created_before: set[str] = frozenset()) -> list[str]:
+    """Record Marketo's answer per input (``seq`` orders them); returns the ledger keys it took.
+    A record the dead attempt created counts as created (``created_before``, by GUID)."""
     by_seq = {r.get("seq", i): r for i, r in enumerate(results)}
     taken = []
     for seq, (key, record, lkey) in enumerate(chunk):
@@ -163,7 +185,7 @@ def _record_results(ctx: JobContext, chunk: list[tuple[str, dict[str, Any], str]
                                                                        "message": "Marketo returned no result"}]}
         status = result.get("status")
         if status in ("created", "updated"):
-            ctx.record(key, status)
+            ctx.record(key, "created" if str(result.get("marketoGUID")) in created_before else status)
             taken.append(lkey)
             continue
         code, message = reason_of(result)
