@@ -22,6 +22,10 @@ def metrics():
     registry = CollectorRegistry()
     gauge = Gauge("connectors_dead_letters", "Dead letters not yet replayed or dropped, by original queue",
                   ["queue"], registry=registry)
-    for queue, count in dead_letters.count_open(get_db()).items():
+    total = Gauge("connectors_dead_letters_open", "Dead letters not yet replayed or dropped, in all (0 included: "
+                  "a series to alert on even before the first one)", registry=registry)
+    counts = dead_letters.count_open(get_db())
+    for queue, count in counts.items():
         gauge.labels(queue=queue).set(count)
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    total.set(sum(counts.values()))
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

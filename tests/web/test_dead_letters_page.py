@@ -98,7 +98,10 @@ def test_metrics_counts_open_dead_letters_by_queue_without_a_login(client, world
     text = response.get_data(as_text=True)
     assert response.status_code == 200 and response.mimetype == "text/plain"
     assert 'connectors_dead_letters{queue="connectors.runs.v1"} 4.0' in text
+    assert response.headers["Content-Type"].count("charset") == 1
     with transaction(world.services.factory) as s:
         dead_letters.drop(s, s.get(DeadLetter, letters["other"]), "cli")
-    assert 'connectors_dead_letters{queue="connectors.runs.v1"} 3.0' in client.get("/metrics").get_data(as_text=True)
+    after = client.get("/metrics").get_data(as_text=True)
+    assert 'connectors_dead_letters{queue="connectors.runs.v1"} 3.0' in after
+    assert "connectors_dead_letters_open 3.0" in after
     assert "ACME" not in text and "run_" not in text  # counts only
