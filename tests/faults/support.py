@@ -1,6 +1,7 @@
 """What the fault scenarios share: a database and a bus namespace of the test's own on the
 private servers, the Eloqua sandbox in a process of its own (bench/events_setup.SandboxProcess,
-seeded with ``people`` contacts in one shared list), the seeded account, the counts every
+seeded with ``people`` contacts in one shared list) or any application's sandbox forked with the
+data a scenario gives it (``ForkedSandbox``), the seeded account, the counts every
 scenario asserts, and where the measured recovery times go.
 
 Recovery times: each scenario appends one JSON line per fault to ``bench/results/faults.jsonl``
@@ -23,13 +24,14 @@ from sqlalchemy import func, select, text
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
+from common import ForkedServer  # noqa: E402
 from events_setup import LIST_NAME, REG_JOB, SandboxProcess, seed, status_consumers, submit_job  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "faults.jsonl"
 IMPORT_JOB = "eloqua.import_contacts_as_registrations"
 
 __all__ = ["LIST_NAME", "REG_JOB", "SandboxProcess", "seed", "status_consumers", "submit_job", "IMPORT_JOB",
-           "wait_until", "record_recovery", "StatusWriter"]
+           "wait_until", "record_recovery", "StatusWriter", "ForkedSandbox"]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.2) -> Any:
@@ -172,3 +174,35 @@ def delivery_states(services: Any) -> dict[str, int]:
     with services.factory() as s:
         return dict(s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
 
+
+
+# -- any application's sandbox, in a process of its own ----------------------------------------------------
+class ForkedSandbox(ForkedServer):
+    """``start()`` (a plugin's ``start_sandbox`` with its knobs) run in a forked child, then
+    ``prepare(sandbox)`` there (its data; what it returns is ``prepared``). ``ask(function, *args)``
+    runs ``function(sandbox, *args)`` in the child (a module-level function: it is pickled by
+    name) and returns its answer: how a scenario reads what the application really holds.
+    Forked before the scenario opens any database connection or starts a thread."""
+
+    def __init__(self, start: Callable[[], Any], prepare: Callable[[Any], Any] = lambda sandbox: None):
+        super().__init__(_serve_forked_sandbox, {"start": start, "prepare": prepare})
+
+    @property
+    def connection(self) -> dict[str, Any]:
+        return self.ready[0]
+
+    @property
+    def prepared(self) -> Any:
+        return self.ready[1]
+
+    def ask(self, function: Callable[..., Any], *args: Any) -> Any:  # type: ignore[override]
+        return super().ask((function, args))
+
+
+def _serve_forked_sandbox(pipe: Any, options: dict[str, Any]) -> None:
+    sandbox = options["start"]()
+    pipe.send((sandbox.connection, options["prepare"](sandbox)))
+    while (request := pipe.recv()) != "stop":
+        function, args = request
+        pipe.send(function(sandbox, *args))
+    sandbox.stop()
