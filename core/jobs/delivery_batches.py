@@ -98,11 +98,12 @@ _rows = Delivery.__table__
 
 
 def reacts(registry: PluginManager, job: Job, event: StatusChangeEvent) -> bool:
-    """Whether this (enabled, valid) job takes this event: its type's triggers, its event, its
-    status filter and its schedule's window (``connectors.triggers``)."""
+    """Whether this (enabled, valid) job takes this event: its account, its type's triggers, its
+    event (an account-level job: any event of its account), its status filter and its
+    schedule's window (``connectors.triggers``). A window holds events of several accounts."""
     job_type = registry.job_types.get(job.job_type)
     sched = job.schedule
-    return (job_type is not None and event.type in (job_type.triggers or ())
+    return (job_type is not None and job.account_id == event.account_id and event.type in (job_type.triggers or ())
             and (job.event_id is None or job.event_id == event.event_id)
             and status_matches(job.params or {}, event.payload)
             and (sched is None or in_window(event.occurred_at, sched.start_at, sched.end_at)))

@@ -11,13 +11,12 @@ from sqlalchemy import select, update
 
 from connectors.db import transaction
 from connectors.jobs import deliveries
-from connectors.jobs.delivery_batches import plan_and_claim
+from connectors.jobs.delivery_batches import plan_and_claim, reacts
 from connectors.jobs.delivery_outcomes import outcomes
-from connectors.models import Delivery, utcnow
+from connectors.models import Delivery, Job, StatusChangeEvent, utcnow
 
 from . import sample_plugin
 from .test_deliveries import activity_job, change_status, harness, states  # noqa: F401 - the fixture
-
 
 
 def event_ids(h) -> list[str]:
@@ -111,3 +110,15 @@ def test_a_group_of_outcomes_is_written_in_one_go_each_to_its_own_row(harness):
     assert (rows[b].state, rows[b].last_error, rows[b].remote_id) == ("failed", "503", None)
     assert (rows[d].state, rows[d].remote_id) == ("uncertain", None)
     assert all(rows[i].worker is None and rows[i].lease_until is None for i in (a, b, c))
+
+
+def test_an_account_level_job_takes_only_its_own_accounts_events(harness):
+    """A window mixes the events of several accounts; a job with no event of its own (account
+    level) must not take another account's, even of an event with the same code."""
+    job = Job(account_id=1, event_id=None, job_type="sample.activity", params={})
+    ours = StatusChangeEvent(id="evt_a", type="registration.status_changed", account_id=1, event_id=7,
+                             occurred_at=utcnow(), payload={"current": {"status": "Attended"}})
+    theirs = StatusChangeEvent(id="evt_b", type="registration.status_changed", account_id=2, event_id=8,
+                               occurred_at=utcnow(), payload={"current": {"status": "Attended"}})
+    assert reacts(harness.registry, job, ours)
+    assert not reacts(harness.registry, job, theirs)

@@ -166,6 +166,30 @@ def test_two_accounts_may_send_the_same_event_id(api, world):
     assert count(world, StatusChangeEvent) == 2 and count(world, ReceivedEvent) == 2
 
 
+def test_two_accounts_with_the_same_event_and_registration_codes_touch_only_their_own(api, world):
+    """OTHER also runs an event EV1 with a registration R1: each account's token reaches its own."""
+    client, auth, other = api
+    with transaction(world.services.factory) as s:
+        their_event = get_or_create_event(s, s.get(Account, world.ids["other"]), "EV1", "Their EV1")
+        s.flush()
+        _registration(s, world.ids["other"], their_event.id, "O2")
+        their_event_id = their_event.id
+    theirs = client.post(URL, json=[event("evt_same", status="Cancelled", account_code="OTHER")], headers=other).json
+    assert theirs["accepted"] == 1, theirs
+    assert status_of(world) == "New"  # ACME's EV1/R1 untouched
+    with world.services.factory() as s:
+        assert s.scalar(select(Registration.status_label).where(Registration.event_id == their_event_id)) == "Cancelled"
+    ours = client.post(URL, json=[event("evt_same")], headers=auth).json  # the same id, ACME's own change
+    assert ours["accepted"] == 1, ours
+    assert status_of(world) == "Attended"
+    with world.services.factory() as s:
+        assert s.scalar(select(Registration.status_label).where(Registration.event_id == their_event_id)) == "Cancelled"
+        events = s.scalars(select(StatusChangeEvent).where(StatusChangeEvent.event_id.in_(
+            [world.ids["ev1"], their_event_id]))).all()
+    assert sorted((e.account_id, e.payload["current"]["status"]) for e in events) == sorted(
+        [(world.ids["other"], "Cancelled"), (world.ids["acme"], "Attended")])
+
+
 def test_an_unchanged_id_is_remembered_and_its_replay_changes_nothing(api, world):
     client, auth, _ = api
     first = client.post(URL, json=[event("evt_a"), event("evt_b")], headers=auth).json
