@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import outbox
+from .envelopes import PLUGIN_TASK_REQUESTED
 from .models import DeadLetter, Job, JobRun, Outbox, PluginConfig, PluginTask, StatusChangeEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ BODY_LIMIT = 64 * 1024
 ANY_ACCOUNT = object()
 REPLAYABLE_EXCHANGES = (outbox.COMMANDS, outbox.EVENTS)
 OUTBOX_ID_LENGTH = 40
-PLUGIN_TASK_REQUESTED = "plugin.task.requested"
 
 
 class DeadLetterError(ValueError):
@@ -148,6 +148,32 @@ def _account_of(session: Session, envelope: dict[str, Any] | None) -> int | None
     if not isinstance(event_id, str) or len(event_id) > OUTBOX_ID_LENGTH:
         return None
     return session.scalar(select(StatusChangeEvent.account_id).where(StatusChangeEvent.id == event_id))
+
+
+#: what the broker's own reasons (``x-death``) mean, in the words of the page
+BROKER_REASONS = {
+    "delivery_limit": "delivered as often as the queue allows (5 times) without being settled: it kept failing "
+                      "or stopping the process that took it",
+    "rejected": "rejected by the process that took it, as a message it cannot act on",
+    "expired": "expired before a consumer took it",
+    "maxlen": "dropped by the queue's length limit",
+}
+
+
+def explain(reason: str | None) -> str | None:
+    """The broker's reason code in words (our own reasons already are words)."""
+    return BROKER_REASONS.get((reason or "").strip())
+
+
+def run_of(session: Session, letter: DeadLetter) -> tuple[int, int] | None:
+    """``(job id, run id)`` of a dead run command whose run still exists, for a link to it."""
+    envelope = _envelope(letter.body or "")
+    if envelope is None or envelope.get("type") != outbox.RUN_REQUESTED:
+        return None
+    payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
+    run_id = _row_id(payload.get("run_id"))
+    job_id = None if run_id is None else session.scalar(select(JobRun.job_id).where(JobRun.id == run_id))
+    return None if job_id is None else (job_id, run_id)
 
 
 def _row_id(value: Any) -> int | None:

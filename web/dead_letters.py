@@ -40,7 +40,8 @@ def index():
 @admin_required
 def detail(letter_id: int):
     letter = _own(letter_id)
-    return render_template("dead_letters/detail.html", letter=letter, body=dead_letters.pretty_body(letter))
+    return render_template("dead_letters/detail.html", letter=letter, body=dead_letters.pretty_body(letter),
+                           explained=dead_letters.explain(letter.reason), run=dead_letters.run_of(get_db(), letter))
 
 
 @bp.post("/<int:letter_id>/replay")

@@ -53,6 +53,8 @@ def test_an_administrator_sees_the_list_and_a_detail_and_not_other_accounts(admi
     detail = admin.get(f"/account/dead-letters/{letters['acme']}").get_data(as_text=True)
     assert f"&#34;run_id&#34;: {letters['acme_run']}" in detail and "connectors.commands" in detail
     assert "Replay" in detail and "Drop" in detail
+    assert "delivered as often as the queue allows" in detail  # the broker's code in words
+    assert f"?run={letters['acme_run']}" in detail and f"run {letters['acme_run']} of job" in detail  # a link to it
     assert admin.get(f"/account/dead-letters/{letters['other']}").status_code == 404
     assert admin.get(f"/account/dead-letters/{letters['unreadable']}").status_code == 404
     assert admin.post(f"/account/dead-letters/{letters['other']}/replay").status_code == 404
