@@ -1,12 +1,15 @@
 """Shared fixtures: the machine's real PostgreSQL and RabbitMQ, or a clear skip (never under CI)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
+from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 POSTGRES_ADMIN_URL = os.environ.get("CONNECTORS_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
 RABBITMQ_URL = os.environ.get("CONNECTORS_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
@@ -23,18 +26,29 @@ def require_service(name: str, host: str, port: int) -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A fresh, uniquely named PostgreSQL database for this test session, dropped afterwards."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"connectors_test_{uuid.uuid4().hex[:10]}"
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, uniquely named database on the machine's PostgreSQL (its URL), dropped afterwards;
+    skips (fails under CI) when the server is missing."""
+    url = make_url(POSTGRES_ADMIN_URL)
+    require_service("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh, uniquely named PostgreSQL database for this test session, dropped afterwards."""
+    with fresh_postgres_database("connectors_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

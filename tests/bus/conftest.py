@@ -10,14 +10,11 @@ import uuid
 from typing import Iterator
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from connectors.bus import Topology, connect
-from connectors.db import make_engine
 from connectors.testing import Harness
 
-from ..conftest import POSTGRES_ADMIN_URL, require_service
+from ..conftest import fresh_postgres_database
 from .support import make_harness
 
 
@@ -59,15 +56,5 @@ def harness(tmp_path) -> Iterator[Harness]:
 @pytest.fixture(scope="session")
 def bus_postgres_url() -> Iterator[str]:
     """A fresh, uniquely named database for the bus tests (they create their own tables), dropped after."""
-    url = make_url(POSTGRES_ADMIN_URL)
-    require_service("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
-    name = f"connectors_bus_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database("connectors_bus") as url:
+        yield url

@@ -11,13 +11,11 @@ import uuid
 from typing import Iterator
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from connectors.db import make_engine
 
 from ..bus.conftest import delete_namespace
-from ..conftest import POSTGRES_ADMIN_URL, require_service
+from ..conftest import POSTGRES_ADMIN_URL, fresh_postgres_database
 from .proxy import TcpProxy
 from .servers import PrivatePostgres, PrivateRabbitMQ, port_open
 from .stack import Stack
@@ -25,18 +23,8 @@ from .stack import Stack
 
 @pytest.fixture
 def postgres_db() -> Iterator[str]:
-    url = make_url(POSTGRES_ADMIN_URL)
-    require_service("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
-    name = f"connectors_fault_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database("connectors_fault") as url:
+        yield url
 
 
 @pytest.fixture

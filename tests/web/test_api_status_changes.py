@@ -4,7 +4,6 @@ and recorded, and a request it cannot read answered with ``{"errors": ...}``, ne
 
 Run on SQLite (the admin tests' world) and on the machine's PostgreSQL, where a NUL character or
 an overlong value used to fail the whole batch."""
-import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -22,7 +21,7 @@ from connectors.seed import get_or_create_account, get_or_create_event
 from connectors.services import Services
 from connectors.tokens import create_token
 
-from ..conftest import POSTGRES_ADMIN_URL, require_service
+from ..conftest import fresh_postgres_database
 from .conftest import World, make_app
 
 URL = "/api/v1/status-changes"
@@ -30,20 +29,12 @@ URL = "/api/v1/status-changes"
 
 @pytest.fixture(scope="module")
 def postgres_web_url():
-    """A fresh PostgreSQL database for this module's tests, dropped afterwards."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"connectors_ingest_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    """A fresh PostgreSQL database for this module's tests, with the models' tables, dropped afterwards."""
+    with fresh_postgres_database("connectors_ingest_test") as url:
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
