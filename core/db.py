@@ -133,4 +133,4 @@ def unavailable(error: BaseException) -> bool:
         if error.connection_invalidated:
             return True
         return isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError))
-    return isinstance(error, (ConnectionError, TimeoutError))
+    return False  # not the database's: a plugin's network error is the plugin's to report

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import transaction
+from ..db import transaction, unavailable
 from ..mapping import Mapping, Mappings
 from ..models import ENDED_RUN_STATUSES, Account, Event, JobRun, PluginConfig, utcnow
 from ..plugin_api import JobFailed, QuotaExhausted
@@ -110,9 +110,19 @@ def _previous_runs(session, run: JobRun) -> dict[str, JobRun | None]:
     }
 
 
+#: what ``execute_run`` returns when a database outage broke the attempt off (nothing was written)
+INTERRUPTED = "interrupted"
+#: attempts a run may lose to database outages before such an error fails it like any other
+OUTAGE_ATTEMPTS = 5
+
+
 def execute_run(factory: sessionmaker[Session], registry: PluginManager, box: SecretBox, claim: Claim,
                 lease_seconds: int) -> str:
-    """Run a claimed run to its end; returns its final status ("lost" if another worker took over)."""
+    """Run a claimed run to its end; returns its final status ("lost" if another worker took
+    over). A database outage during the handler is not the run's failure: the attempt is given
+    up with its work rolled back ("interrupted"), its lease runs out, and the reaper queues the
+    next attempt, which resumes from the last checkpoint — up to ``OUTAGE_ATTEMPTS`` attempts,
+    so a database error that never clears still ends the run."""
     keeper = LeaseKeeper(factory, claim, lease_seconds)
     keeper.start()
     ctx = None
@@ -141,6 +151,11 @@ def execute_run(factory: sessionmaker[Session], registry: PluginManager, box: Se
             ctx.log.error("run failed: %s", error)
         except Exception as exc:  # a handler bug must end the run, not the worker
             ctx.discard()
+            if unavailable(exc) and claim.attempt < OUTAGE_ATTEMPTS:
+                log.warning("run %s attempt %s interrupted: the database is unavailable (%s); its lease will expire "
+                            "and the next attempt resumes from the checkpoint", claim.run_id, claim.attempt,
+                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                return INTERRUPTED
             error = f"unexpected error: {exc!r}"
             ctx.log.error("%s\n%s", error, traceback.format_exc(limit=5))
         status = final_status(ctx.counters, error=error is not None, cancelled=error is None and ctx.cancelled(),

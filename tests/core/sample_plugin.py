@@ -45,6 +45,9 @@ def import_people(ctx, params):
             raise RuntimeError("connection reset")
         if params["fail_with"] == "quota_after_first_page" and state["offset"] == 0:
             raise QuotaExhausted("daily quota reached", code="607")
+        if params["fail_with"] == "database_gone_after_first_page" and state["offset"] == 0:  # PostgreSQL went away
+            from sqlalchemy.exc import OperationalError
+            raise OperationalError("UPDATE registrations ...", {}, Exception("server closed the connection unexpectedly"))
 
 
 class NotifyParams(Schema):

@@ -105,6 +105,34 @@ def test_reaped_run_resumes_from_its_checkpoint_and_stale_worker_is_fenced(harne
     assert sorted(r["email"] for r in harness.registrations()) == ["ann@example.com", "cy@example.com"]
 
 
+def test_a_database_outage_interrupts_the_attempt_and_the_next_resumes_it(harness):
+    """Not a failed run: the attempt's unsaved work is rolled back, the run stays running until
+    its lease runs out, and the reaper's next attempt resumes from the checkpoint."""
+    run_id = harness.submit("sample.import_people", {"people": PEOPLE, "fail_with": "database_gone_after_first_page"})
+    first = claim(harness.factory, run_id, "worker-a", 30)
+    assert execute_run(harness.factory, harness.registry, harness.box, first, 30) == "interrupted"
+    interrupted = harness.result(run_id)
+    assert (interrupted.status, interrupted.checkpoint, interrupted.error) == ("running", {"offset": 2}, None)
+    with transaction(harness.factory) as s:  # its lease runs out (worker-a no longer renews it)
+        s.execute(update(JobRun).where(JobRun.id == run_id).values(lease_until=JobRun.queued_at))
+    assert runs.reap_expired(harness.factory) == [run_id]
+    second = claim(harness.factory, run_id, "worker-b", 30, attempt=1)
+    assert execute_run(harness.factory, harness.registry, harness.box, second, 30) == "succeeded"
+    result = harness.result(run_id)
+    assert result.counters == {"created": 3, "skipped": 2} and len(harness.registrations()) == 3  # counted once
+
+
+def test_a_database_error_that_never_clears_still_ends_the_run(harness):
+    from connectors.jobs.execute import OUTAGE_ATTEMPTS
+
+    run_id = harness.submit("sample.import_people", {"people": PEOPLE, "fail_with": "database_gone_after_first_page"})
+    with transaction(harness.factory) as s:  # its earlier attempts were all broken off the same way
+        s.execute(update(JobRun).where(JobRun.id == run_id).values(attempt=OUTAGE_ATTEMPTS))
+    last = claim(harness.factory, run_id, "worker-a", 30, attempt=OUTAGE_ATTEMPTS)
+    assert execute_run(harness.factory, harness.registry, harness.box, last, 30) == "failed"
+    assert "server closed the connection unexpectedly" in harness.result(run_id).error
+
+
 def test_claim_is_a_compare_and_set(harness):
     run_id = harness.submit("sample.import_people", {"people": PEOPLE})
     results = []
