@@ -14,6 +14,7 @@ from connectors.tokens import (
 )
 
 from .auth import admin_required
+from .converters import id_from
 from .db import get_db
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/account/api-tokens")
@@ -51,14 +52,8 @@ def create():
 @bp.post("/revoke")
 def revoke():
     """The token's id comes in the form: only the signed-in user's own tokens can be revoked."""
-    db = get_db()
-    token_id = request.form.get("token_id", type=int)
-    if token_id is not None and revoke_user_token(db, current_user.id, token_id):
-        db.commit()
-        flash("Token revoked: it no longer works.", "success")
-    else:
-        flash("No such live token of yours.", "info")
-    return redirect(url_for(".tokens"))
+    return _revoke(lambda db, token_id: revoke_user_token(db, current_user.id, token_id),
+                   "Token revoked: it no longer works.", "No such live token of yours.")
 
 
 @bp.post("/ingestion")
@@ -80,11 +75,19 @@ def create_ingestion():
 @admin_required
 def revoke_ingestion():
     """Only a token of the administrator's own account can be revoked (the id is checked against it)."""
+    return _revoke(lambda db, token_id: revoke_account_token(db, current_user.account_id, token_id),
+                   "Ingestion token revoked: the event platform can no longer post with it.",
+                   "No such live ingestion token of your account.")
+
+
+def _revoke(revoke_own, done: str, missing: str):
+    """Revoke the form's ``token_id`` with ``revoke_own`` (which looks only among the caller's own
+    tokens); an id no row can have (out of range, not a number) is simply not found."""
     db = get_db()
-    token_id = request.form.get("token_id", type=int)
-    if token_id is not None and revoke_account_token(db, current_user.account_id, token_id):
+    token_id = id_from(request.form.get("token_id"))
+    if token_id is not None and revoke_own(db, token_id):
         db.commit()
-        flash("Ingestion token revoked: the event platform can no longer post with it.", "success")
+        flash(done, "success")
     else:
-        flash("No such live ingestion token of your account.", "info")
+        flash(missing, "info")
     return redirect(url_for(".tokens"))

@@ -14,6 +14,7 @@ from connectors import dead_letters
 from connectors.models import DEAD_LETTER_STATUSES
 
 from .auth import admin_required
+from .converters import id_from
 from .db import get_db
 
 bp = Blueprint("dead_letters", __name__, url_prefix="/account/dead-letters")  # account level: administrators
@@ -28,7 +29,7 @@ def index():
     if status not in STATUS_CHOICES:
         abort(400, description=f"status must be one of {', '.join(STATUS_CHOICES)}")
     queue = request.args.get("queue") or None
-    page_number = request.args.get("page", 1, type=int)
+    page_number = id_from(request.args.get("page", 1)) or 1  # past the end: an empty page, never an overflow
     db = get_db()
     page = dead_letters.list_dead_letters(db, status=None if status == "all" else status, queue=queue,
                                           account_id=current_user.account_id, page=page_number, per_page=PER_PAGE)

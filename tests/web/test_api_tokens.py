@@ -241,3 +241,11 @@ def test_the_cli_lists_and_revokes_user_tokens_with_an_expiry_date(world, cli, c
     with pytest.raises(SystemExit):  # a number of days or a date, not both
         cli.main(["tokens", "create", "--user", "builder@acme.test", "--name", "x", "--expires-in", "1",
                   "--expires-on", on])
+
+
+@pytest.mark.parametrize("token_id", [str(2**70), "-1", "0", "x", "9" * 5000])
+def test_a_revoke_with_an_id_that_cannot_be_a_token_changes_nothing(world, admin, token_id):
+    """Out of range for the database, negative or not a number: "no such token", never a 500."""
+    for url in ("/account/api-tokens/revoke", "/account/api-tokens/ingestion/revoke"):
+        answer = admin.post(url, data={"token_id": token_id}, follow_redirects=True)
+        assert answer.status_code == 200 and "No such live" in answer.get_data(as_text=True)

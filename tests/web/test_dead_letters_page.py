@@ -59,6 +59,8 @@ def test_an_administrator_sees_the_list_and_a_detail_and_not_other_accounts(admi
     assert admin.get(f"/account/dead-letters/{letters['unreadable']}").status_code == 404
     assert admin.post(f"/account/dead-letters/{letters['other']}/replay").status_code == 404
     assert admin.get("/account/dead-letters/?status=bogus").status_code == 400
+    for page in (str(2**70), "-3", "x"):  # a page no list has: the first, or an empty one, never a 500
+        assert admin.get(f"/account/dead-letters/?page={page}").status_code == 200
     assert 'href="/account/dead-letters/"' in admin.get("/").get_data(as_text=True)  # the top bar's link
 
 
