@@ -7,7 +7,7 @@ import sys
 
 from sqlalchemy import select
 
-from .cli_jobs import services_from_env
+from .cli_jobs import row_id, services_from_env
 from .config import VARIABLES
 from .db import transaction
 from .models import Account, Event, User
@@ -271,5 +271,5 @@ def _add_token_parsers(sub) -> None:
     tc.set_defaults(func=cmd_tokens_create)
     tr = tsub.add_parser("revoke", help="revoke a token at once (its ID from tokens list)")
     _token_owner_arguments(tr, "token")
-    tr.add_argument("token_id", type=int, metavar="TOKEN_ID")
+    tr.add_argument("token_id", type=row_id, metavar="TOKEN_ID")
     tr.set_defaults(func=cmd_tokens_revoke)

@@ -7,7 +7,7 @@ import json
 import sys
 
 from . import dead_letters
-from .cli_jobs import services_from_env
+from .cli_jobs import row_id, services_from_env
 from .db import transaction
 from .models import DEAD_LETTER_STATUSES, DeadLetter
 
@@ -94,17 +94,17 @@ def add_parsers(sub) -> None:
     lst = dsub.add_parser("list", help="newest first; open ones unless --status says otherwise")
     lst.add_argument("--status", choices=(*DEAD_LETTER_STATUSES, "all"), default="open")
     lst.add_argument("--queue", help="only those that died in this queue (its name as the list shows it)")
-    lst.add_argument("--page", type=int, default=1)
+    lst.add_argument("--page", type=row_id, default=1)
     lst.add_argument("--limit", type=int, default=50, help="per page (at most 500)")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_list)
     show = dsub.add_parser("show", help="one dead letter with its headers and body")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=row_id)
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
     replay = dsub.add_parser("replay", help="send it again to its original exchange and routing key (via the outbox)")
-    replay.add_argument("id", type=int)
+    replay.add_argument("id", type=row_id)
     replay.set_defaults(func=cmd_replay)
     drop = dsub.add_parser("drop", help="mark it dropped: kept for the audit, hidden from the default list")
-    drop.add_argument("id", type=int)
+    drop.add_argument("id", type=row_id)
     drop.set_defaults(func=cmd_drop)

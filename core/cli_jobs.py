@@ -2,6 +2,7 @@
 commands wired into ``connectors.cli``'s parser)."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -11,8 +12,20 @@ from sqlalchemy import select
 
 from .config import Settings
 from .db import transaction
-from .models import Account, Event, Job, JobRun, RunRecord
+from .models import MAX_ID, Account, Event, Job, JobRun, RunRecord
 from .services import Services
+
+
+def row_id(text: str) -> int:
+    """An argparse type for a row id: a clear usage error for one no row can have (not a number,
+    not positive, past the databases' integer), instead of a database error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an id") from None
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"an id is between 1 and {MAX_ID}")
+    return value
 
 
 def services_from_env(args) -> Services:
@@ -170,6 +183,6 @@ def add_parsers(sub) -> None:
     jl.add_argument("--json", action="store_true")
     jl.set_defaults(func=cmd_jobs_list)
     jshow = jsub.add_parser("show", help="one run with its counts, problems and log")
-    jshow.add_argument("run_id", type=int)
+    jshow.add_argument("run_id", type=row_id)
     jshow.add_argument("--json", action="store_true")
     jshow.set_defaults(func=cmd_jobs_show)

@@ -18,9 +18,9 @@ from typing import Any
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from .errors import flatten_messages
+from .models.base import MAX_ID
 
 VERSION = 1
-MAX_ID = 2**31 - 1  # the largest id a PostgreSQL integer column holds
 MAX_ATTEMPT = 10_000
 MAX_MESSAGE_ID = 200
 

@@ -13,8 +13,7 @@ from flask import current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import IntegerConverter, RoutingException
 
-#: the largest id a row can have: PostgreSQL's ``INTEGER``
-MAX_ID = 2**31 - 1
+from connectors.models import MAX_ID
 
 
 class IdConverter(IntegerConverter):

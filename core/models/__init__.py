@@ -5,7 +5,7 @@ from .agenda import (
     TagPoints,
 )
 from .audit import AuditEntry
-from .base import Base, UTCDateTime, utcnow
+from .base import MAX_ID, Base, UTCDateTime, utcnow
 from .dead_letters import DEAD_LETTER_STATUSES, DeadLetter
 from .deliveries import DELIVERY_STATES, Delivery
 from .tokens import TOKEN_SCOPES, ApiToken, UserApiToken
@@ -29,7 +29,7 @@ __all__ = [
     "DEAD_LETTER_STATUSES", "DeadLetter",
     "AGENDA_ITEM_STATUSES", "SESSION_STATUSES", "AgendaItem", "AgendaItemRegistration", "Session",
     "SessionRegistration", "Tag", "TagPoints", "LedgerEntry",
-    "Base", "UTCDateTime", "utcnow", "DIRECTIONS", "UPDATE_POLICIES", "FieldMapping", "PluginConfig",
+    "MAX_ID", "Base", "UTCDateTime", "utcnow", "DIRECTIONS", "UPDATE_POLICIES", "FieldMapping", "PluginConfig",
     "Outbox", "StatusChangeEvent", "ENDED_RUN_STATUSES", "JOB_STATES", "OUTCOMES", "RUN_STATUSES",
     "Job", "JobRun", "RunRecord", "Schedule", "CLASSIFICATIONS", "PROFILE_FIELDS", "ROLES", "Account",
     "AttendeeType", "Event", "ExternalId", "Profile", "Registration", "RegistrationStatus", "User",

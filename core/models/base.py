@@ -6,6 +6,10 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
+#: the largest id a row can have (ids are PostgreSQL ``INTEGER``): what every reader of an id from
+#: outside (a URL, a form, a message, the command line) bounds it by
+MAX_ID = 2**31 - 1
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

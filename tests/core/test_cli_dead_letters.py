@@ -56,3 +56,14 @@ def test_list_show_replay_and_drop(cli_env, capsys):
     assert out.out == "" and "0 dead letters (open)" in out.err
     assert cli.main(["dead-letters", "list", "--status", "all", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["total"] == 2
+
+
+def test_an_id_no_row_can_have_is_a_usage_error(capsys):
+    """Past the databases' integer, zero or not a number: argparse says so (exit 2), no database error."""
+    for argv in (["dead-letters", "show", str(2**70)], ["dead-letters", "replay", "0"],
+                 ["tokens", "revoke", "x", "--account", "ACME"], ["jobs", "show", str(2**40)]):
+        with pytest.raises(SystemExit) as exited:
+            cli.main(argv)
+        assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "an id is between 1 and 2147483647" in err and "'x' is not an id" in err
