@@ -58,3 +58,21 @@ def bus_running(harness: Harness, broker_url: str, namespace: str, **worker_opti
     with in_thread(lambda stop: relay.run_forever(stop, interval=0.05), "relay"), \
          in_thread(worker.run, "worker"):
         yield worker
+
+
+def activity_harness(tmp_path, count: int, database_url: str | None = None) -> tuple[Harness, list[dict]]:
+    """A harness with the core tests' sample plugin, an "Attended" activity job, and ``count``
+    registrations imported as New (which the job filters out); the sample's sent list emptied.
+    Import the people again with ``status_label="Attended", overwrite_status=True`` to make one
+    status change each."""
+    from ..core import sample_plugin
+
+    sample_plugin.SENT.clear()
+    sample_plugin.BEHAVIOUR.clear()
+    sample_plugin.BEHAVIOUR["next"] = None
+    harness = Harness(tmp_path, plugins={"sample": sample_plugin}, database_url=database_url)
+    harness.configure("sample", {"url": "http://sample", "token": "t"})
+    harness.submit("sample.activity", {"activity": "Attended", "status_filter": ["Attended"]})
+    people = [{"id": str(i), "email": f"p{i}@example.com", "first": "P"} for i in range(count)]
+    harness.run("sample.import_people", {"people": people, "page_size": count})
+    return harness, people

@@ -11,7 +11,7 @@ from connectors.config import Settings
 from connectors.models import Delivery, Outbox
 
 from ..core import sample_plugin
-from .support import in_thread, wait_for
+from .support import activity_harness, in_thread, wait_for
 
 
 def services_of(harness, broker_url, namespace):
@@ -25,16 +25,7 @@ def sent_deliveries(harness):
 
 
 def test_each_status_change_creates_one_activity_even_when_delivered_twice(tmp_path, broker_url, namespace):
-    from connectors.testing import Harness
-
-    sample_plugin.SENT.clear()
-    sample_plugin.BEHAVIOUR.clear()
-    sample_plugin.BEHAVIOUR["next"] = None
-    harness = Harness(tmp_path, plugins={"sample": sample_plugin})
-    harness.configure("sample", {"url": "http://sample", "token": "t"})
-    harness.submit("sample.activity", {"activity": "Attended", "status_filter": ["Attended"]})
-    people = [{"id": str(i), "email": f"p{i}@example.com", "first": "P"} for i in range(5)]
-    harness.run("sample.import_people", {"people": people, "page_size": 5})  # New: filtered out
+    harness, people = activity_harness(tmp_path, 5)
     harness.run("sample.import_people", {"people": people, "page_size": 5, "status_label": "Attended",
                                          "overwrite_status": True})
     dispatcher = EventDispatcher(services_of(harness, broker_url, namespace), sweep_interval=0.5)

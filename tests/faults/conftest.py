@@ -7,14 +7,13 @@ node it starts itself (``servers.py``), with the production processes (``process
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Iterator
 
 import pytest
 from sqlalchemy.engine import make_url
 
 
-from ..bus.conftest import delete_namespace
+from ..bus.conftest import amqp_namespace  # noqa: F401  (the fixture: a namespace of the test's own)
 from ..conftest import POSTGRES_ADMIN_URL, fresh_postgres_database
 from .proxy import TcpProxy
 from .servers import PrivatePostgres, PrivateRabbitMQ, port_open
@@ -33,13 +32,6 @@ def postgres_proxy() -> Iterator[TcpProxy]:
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     yield proxy
     proxy.close()
-
-
-@pytest.fixture
-def amqp_namespace(rabbitmq_url) -> Iterator[str]:
-    ns = f"f{uuid.uuid4().hex[:10]}"
-    yield ns
-    delete_namespace(rabbitmq_url, ns)
 
 
 @pytest.fixture

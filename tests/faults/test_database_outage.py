@@ -19,7 +19,7 @@ from connectors.models import Delivery
 from connectors.testing import Harness
 
 from ..bus import slowimport_plugin
-from ..bus.support import in_thread, wait_for, worker_for
+from ..bus.support import activity_harness, in_thread, wait_for, worker_for
 from ..core import sample_plugin
 
 #: held for this long before republishing: the tests' outages outlast it on purpose
@@ -70,14 +70,7 @@ def test_a_worker_waits_out_an_outage_and_then_runs_the_command(postgres_db, pos
 def test_status_changes_queued_during_an_outage_are_each_delivered_once(postgres_db, postgres_proxy, rabbitmq_url,
                                                                         amqp_namespace, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="connectors.bus")
-    sample_plugin.SENT.clear()
-    sample_plugin.BEHAVIOUR.clear()
-    sample_plugin.BEHAVIOUR["next"] = None
-    harness = Harness(tmp_path, plugins={"sample": sample_plugin}, database_url=postgres_db)
-    harness.configure("sample", {"url": "http://sample", "token": "t"})
-    harness.submit("sample.activity", {"activity": "Attended", "status_filter": ["Attended"]})
-    people = [{"id": str(i), "email": f"p{i}@example.com", "first": "P"} for i in range(120)]
-    harness.run("sample.import_people", {"people": people, "page_size": 120})
+    harness, people = activity_harness(tmp_path, 120, database_url=postgres_db)
     harness.run("sample.import_people", {"people": people, "page_size": 120, "status_label": "Attended",
                                          "overwrite_status": True})
     relay = Relay(harness.factory, rabbitmq_url, amqp_namespace)
@@ -107,14 +100,7 @@ def test_status_changes_queued_during_an_outage_are_each_delivered_once(postgres
 def test_a_malformed_event_is_dead_lettered_alone(tmp_path, rabbitmq_url, amqp_namespace, caplog):
     """A non-string id once took its whole window of valid events to the dead letters."""
     caplog.set_level(logging.WARNING, logger="connectors.bus")
-    sample_plugin.SENT.clear()
-    sample_plugin.BEHAVIOUR.clear()
-    sample_plugin.BEHAVIOUR["next"] = None
-    harness = Harness(tmp_path, plugins={"sample": sample_plugin})
-    harness.configure("sample", {"url": "http://sample", "token": "t"})
-    harness.submit("sample.activity", {"activity": "Attended", "status_filter": ["Attended"]})
-    people = [{"id": str(i), "email": f"p{i}@example.com", "first": "P"} for i in range(10)]
-    harness.run("sample.import_people", {"people": people, "page_size": 10})
+    harness, people = activity_harness(tmp_path, 10)
     topology = Topology.for_url(rabbitmq_url, amqp_namespace)
     conn = connect(rabbitmq_url)
     try:
