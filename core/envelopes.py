@@ -19,6 +19,7 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from .errors import flatten_messages
 from .models.base import MAX_ID
+from .storable import storable
 
 VERSION = 1
 MAX_ATTEMPT = 10_000
@@ -36,12 +37,6 @@ COMMAND_TYPES = (RUN_REQUESTED, PLUGIN_TASK_REQUESTED)
 class MalformedMessage(ValueError):
     """A message no retry can fix: wrong shape, type, bounds or version. ``str()`` names each
     field and its reason."""
-
-
-def _no_nul(value: str) -> bool:
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-    return True
 
 
 def _id(**kwargs: Any) -> fields.Integer:
@@ -69,11 +64,11 @@ class StatusChangedPayload(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = fields.String(required=True, validate=[validate.Length(1, MAX_MESSAGE_ID), _no_nul])
+    id = fields.String(required=True, validate=[validate.Length(1, MAX_MESSAGE_ID), storable])
     type = fields.String(required=True, validate=validate.OneOf(STATUS_EVENT_TYPES))
-    account_code = fields.String(required=True, validate=_no_nul)
-    event_code = fields.String(required=True, validate=_no_nul)
-    registration_code = fields.String(required=True, validate=_no_nul)
+    account_code = fields.String(required=True, validate=storable)
+    event_code = fields.String(required=True, validate=storable)
+    registration_code = fields.String(required=True, validate=storable)
 
 
 PAYLOADS: dict[str, type[Schema]] = {
@@ -87,7 +82,7 @@ class EnvelopeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(required=True, validate=[validate.Length(1, MAX_MESSAGE_ID), _no_nul])
+    id = fields.String(required=True, validate=[validate.Length(1, MAX_MESSAGE_ID), storable])
     type = fields.String(required=True, validate=validate.OneOf(tuple(PAYLOADS)))
     version = fields.Integer(strict=True, required=True, validate=validate.Equal(VERSION))
     occurred_at = fields.String(required=True, validate=validate.Length(max=64))

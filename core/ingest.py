@@ -29,6 +29,7 @@ from . import status_events
 from .errors import flatten_messages
 from .models import Account, Event, Registration, utcnow
 from .models.events import ReceivedEvent
+from .storable import storable, unstorable
 from .status_changes import (
     Outcome, RegistrationChange, StatusChangeRejected, change_registration_statuses, change_status,
 )
@@ -75,26 +76,8 @@ def read_events(raw: bytes) -> list[Any]:
     return events
 
 
-def _unstorable(value: str) -> str | None:
-    """Why no database can take the string, even to compare with, or None: PostgreSQL refuses NUL,
-    and a lone surrogate (``"\\ud800"`` is valid JSON) cannot be encoded. Either would fail the batch."""
-    if "\x00" in value:
-        return "must not contain a NUL character (\\u0000)"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode (no lone surrogate)"
-    return None
-
-
-def _storable(value: str) -> None:
-    problem = _unstorable(value)
-    if problem:
-        raise ValidationError(problem)
-
-
 def _text(max_length: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=[validate.Length(min=1, max=max_length), _storable], **kwargs)
+    return fields.String(validate=[validate.Length(min=1, max=max_length), storable], **kwargs)
 
 
 def _plausible_time(value: datetime) -> None:
@@ -114,7 +97,7 @@ def _bounded_value(value: Any, depth: int = 0) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return "too long (at most 200 characters)" if len(value) > 200 else _unstorable(value)
+        return "too long (at most 200 characters)" if len(value) > 200 else unstorable(value)
     if isinstance(value, int):
         return None if abs(value) <= MAX_JSON_INT else f"a number out of range (at most ±{MAX_JSON_INT})"
     if isinstance(value, float):
@@ -232,7 +215,7 @@ def ingest(session: Session, account: Account, events: list[Any]) -> list[Ingest
 
 def _readable_id(value: Any) -> str | None:
     """The id to name a rejected event by, when it is one we can echo back."""
-    return value if isinstance(value, str) and len(value) <= 40 and _unstorable(value) is None else None
+    return value if isinstance(value, str) and len(value) <= 40 and unstorable(value) is None else None
 
 
 class _Batch:

@@ -13,11 +13,12 @@ from typing import Any
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 
+from connectors.storable import unstorable
+
 #: deeper than any request of the API or the plugins' parameters needs
 MAX_DEPTH = 32
 #: at most this many problems are named (a hostile body could hold thousands)
 MAX_NAMED = 20
-NUL_REASON = "must not contain the NUL character (\\u0000)"
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -29,17 +30,6 @@ class SafeJSONProvider(DefaultJSONProvider):
             return super().loads(s, **kwargs)
         except RecursionError:
             raise ValueError(f"JSON nested too deeply (more than {MAX_DEPTH} levels are refused)") from None
-
-
-def bad_text(value: str) -> str | None:
-    """Why the databases cannot store ``value``, or None."""
-    if "\x00" in value:
-        return NUL_REASON
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode (no lone surrogate)"
-    return None
 
 
 def problems_in(body: Any) -> dict[str, list[str]]:
@@ -54,13 +44,13 @@ def problems_in(body: Any) -> dict[str, list[str]]:
             continue
         items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else None
         if items is None:
-            reason = bad_text(value) if isinstance(value, str) else None
+            reason = unstorable(value) if isinstance(value, str) else None
             if reason:
                 found.setdefault(path or "body", []).append(reason)
             continue
         for key, item in items:
             where = f"{path}.{key}" if path else str(key)
-            reason = bad_text(key) if isinstance(key, str) else None
+            reason = unstorable(key) if isinstance(key, str) else None
             if reason:
                 found.setdefault(where, []).append(f"its name {reason}")
             stack.append((where, item, depth + 1))
@@ -71,7 +61,7 @@ def query_problems(args: Any) -> dict[str, list[str]]:
     """Each query or form parameter (a ``MultiDict``) whose name or value cannot be stored."""
     found: dict[str, list[str]] = {}
     for name, value in args.items(multi=True):
-        reason = bad_text(name) or bad_text(value)
+        reason = unstorable(name) or unstorable(value)
         if reason:
             found.setdefault(name, []).append(reason)
     return found
@@ -81,7 +71,7 @@ def _refuse_unstorable_text() -> None:
     """Addresses everywhere; queries and forms on the admin (the API checks its own in
     ``load_query`` and ``load_body``, naming the field in its format)."""
     for value in (request.view_args or {}).values():
-        if isinstance(value, str) and bad_text(value):
+        if isinstance(value, str) and unstorable(value):
             abort(404)  # no event code, application or subject code holds one
     if request.blueprint == "api":
         return
