@@ -200,7 +200,7 @@ def ingest(session: Session, account: Account, events: list[Any]) -> list[Ingest
             results[index] = IngestResult(None, "rejected", {f"events.{index}": ["must be an object"]})
             continue
         try:
-            data = IngestEventSchema().load(raw)
+            data = _EVENT_SCHEMA.load(raw)
         except ValidationError as exc:
             results[index] = IngestResult(_readable_id(raw.get("id")), "rejected", flatten_messages(exc.messages))
             continue
@@ -309,6 +309,7 @@ class _Batch:
 
 
 _API_ACTOR = {"type": "api", "id": None}
+_EVENT_SCHEMA = IngestEventSchema()  # built once: a schema per event cost more than loading it
 _INSERT_RECEIVED = insert(ReceivedEvent.__table__)
 
 
