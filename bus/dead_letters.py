@@ -32,7 +32,7 @@ from connectors import dead_letters
 from connectors.db import transaction
 
 from .topology import Topology
-from .transport import connect, errors_of, release
+from .transport import COPIED_PROPERTIES, connect, errors_of, publish_copy, release
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session, sessionmaker
@@ -79,8 +79,7 @@ def dead_letter_headers(message: Message, *, reason: str, queue: str) -> dict[st
 
 
 def _publish_copy(channel, topology: Topology, message: Message, headers: dict[str, Any]) -> None:
-    properties = {k: message.properties[k] for k in ("message_id", "type", "correlation_id", "timestamp")
-                  if message.properties.get(k) is not None}
+    properties = {k: message.properties[k] for k in COPIED_PROPERTIES if message.properties.get(k) is not None}
     body, content_type = message.body, message.content_type or "application/octet-stream"
     if hasattr(channel, "basic_publish_confirm"):  # RabbitMQ: a channel of its own, in confirm mode
         publisher = channel.connection.channel()
@@ -93,9 +92,8 @@ def _publish_copy(channel, topology: Topology, message: Message, headers: dict[s
         finally:
             publisher.close()
         return
-    Producer(channel).publish(body, exchange=topology.dead, routing_key="", headers=headers,
-                              content_type=content_type, content_encoding=message.content_encoding or "binary",
-                              delivery_mode=PERSISTENT, declare=[topology.dead_queue], **properties)
+    topology.dead_queue(channel).declare()
+    publish_copy(channel, message, exchange=topology.dead, routing_key="", headers=headers)
 
 
 # -- reading what died --------------------------------------------------------------------------------

@@ -24,8 +24,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from kombu import Producer
 from kombu.message import Message
+
+from .transport import publish_copy
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,7 @@ def republish(channel, message: Message) -> None:
     the original acknowledged (at least once: a crash in between leaves both, and consumers
     deduplicate by message id)."""
     info = message.delivery_info
-    properties = {k: v for k, v in message.properties.items() if k in ("message_id", "correlation_id", "timestamp",
-                                                                       "expiration", "priority")}
-    Producer(channel, exchange=info.get("exchange", ""), auto_declare=False).publish(
-        message.body, routing_key=info.get("routing_key", ""), headers=dict(message.headers or {}),
-        content_type=message.content_type, content_encoding=message.content_encoding, delivery_mode=2,
-        retry=False, **properties)
+    publish_copy(channel, message, exchange=info.get("exchange", ""), routing_key=info.get("routing_key", ""))
     message.ack()
 
 

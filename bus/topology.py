@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kombu import Exchange, Producer, Queue
+from kombu import Exchange, Queue
 
-from .transport import is_amqp
+from .transport import is_amqp, publish_copy
 
 RUNS_ROUTING_KEY = "runs"
 RUNS_QUEUE_VERSION = 2  # v2: at-least-once dead-lettering
@@ -151,15 +151,12 @@ def drain_retired(connection, topology: Topology) -> int:
         try:
             queue = Queue(name, exchange, routing_key=binding_key, no_declare=True)(channel)
             queue.unbind_from(exchange, routing_key=binding_key)
-            producer = Producer(channel, exchange=exchange, auto_declare=False)
             for _ in range(waiting):
                 message = queue.get(no_ack=False)
                 if message is None:
                     break
-                producer.publish(message.body, routing_key=message.delivery_info.get("routing_key") or binding_key,
-                                 headers=dict(message.headers or {}), content_type=message.content_type,
-                                 content_encoding=message.content_encoding, delivery_mode=2, retry=False,
-                                 message_id=message.properties.get("message_id"))
+                publish_copy(channel, message, exchange=exchange,
+                             routing_key=message.delivery_info.get("routing_key") or binding_key)
                 message.ack()
                 moved += 1
             queue.delete()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from kombu import Connection
+from kombu import Connection, Producer
 from kombu.exceptions import OperationalError
 
 AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
@@ -43,3 +43,19 @@ def release(connection: Connection | None) -> None:
         connection.release()
     except Exception:  # noqa: BLE001 - it is being thrown away; a second error says nothing new
         pass
+
+
+#: what identifies a message, kept on every copy of it
+COPIED_PROPERTIES = ("message_id", "type", "correlation_id", "timestamp")
+
+
+def publish_copy(channel, message, *, exchange, routing_key: str, headers: dict | None = None) -> None:
+    """Publish a copy of a received ``message`` (body, content type and encoding, headers or
+    ``headers``, identifying properties; persistent) — the one way the bus re-sends what it
+    received: republished after a long outage, moved out of a retired queue, or dead-lettered.
+    On a connection with ``confirm_publish`` it returns once the broker has confirmed it."""
+    properties = {k: message.properties[k] for k in COPIED_PROPERTIES if message.properties.get(k) is not None}
+    Producer(channel, exchange=exchange, auto_declare=False).publish(
+        message.body, routing_key=routing_key, headers=dict(message.headers or {}) if headers is None else headers,
+        content_type=message.content_type or "application/octet-stream",
+        content_encoding=message.content_encoding or "binary", delivery_mode=2, retry=False, **properties)
